@@ -126,9 +126,9 @@ class _BoundInteraction(BoundEnergy):
         if not np.allclose(direct, kernel[offset], rtol=1e-12, atol=1e-12 * np.abs(kernel).max()):
             return None
         kernel_hat = np.fft.rfftn(kernel.reshape(grid.shape) * grid.weights[0])
-        shape = grid.shape
+        shape, axes = grid.shape, tuple(range(grid.dim))  # NumPy 2 wants axes with s
         return lambda rho: np.fft.irfftn(
-            kernel_hat * np.fft.rfftn(rho.reshape(shape)), s=shape
+            kernel_hat * np.fft.rfftn(rho.reshape(shape)), s=shape, axes=axes
         ).ravel()
 
     @staticmethod

@@ -84,10 +84,13 @@ def _check(node: ast.AST, names: frozenset[str], text: str) -> None:
 def _evaluate(node: ast.AST, env: dict[str, np.ndarray]) -> np.ndarray | float:
     if isinstance(node, ast.Expression):
         return _evaluate(node.body, env)
+    # Constants are numpy scalars so that constant arithmetic follows IEEE rules like the arrays
+    # do ("1/0" is inf, "(-1)**0.5" is nan, reported as non-finite by the caller) instead of
+    # raising Python's ZeroDivisionError, OverflowError or producing a complex number.
     if isinstance(node, ast.Constant):
-        return float(node.value)
+        return np.float64(node.value)
     if isinstance(node, ast.Name):
-        return env[node.id] if node.id in env else CONSTANTS[node.id]
+        return env[node.id] if node.id in env else np.float64(CONSTANTS[node.id])
     if isinstance(node, ast.BinOp):
         return _BINARY[type(node.op)](_evaluate(node.left, env), _evaluate(node.right, env))
     if isinstance(node, ast.UnaryOp):
@@ -103,8 +106,9 @@ class Expression:
     ----------
     text : str
         The expression, e.g. ``"cos(x - y)"``.
-    dim : int
-        Dimension of the points.
+    dim : int or sequence of int
+        Dimension of the points, or one dimension per letter (a game payoff ℓ(x, y) on
+        X × Y with dim X ≠ dim Y, MATH §2.2).
     letters : sequence of str
         One letter per point: ``("x",)`` for a function of one point, ``("x", "y")`` for a
         two-point function such as an interaction ``W(x, y)``.
@@ -113,16 +117,17 @@ class Expression:
     broadcast over the leading axes.
     """
 
-    def __init__(self, text: str, dim: int, letters: Sequence[str] = ("x",)):
+    def __init__(self, text: str, dim: int | Sequence[int], letters: Sequence[str] = ("x",)):
         if not isinstance(text, str):
             raise InputError(f"expression must be a string, got {text!r}")
         self.text = text
         self.dim = dim
         self.letters = tuple(letters)
+        self.dims = (dim,) * len(self.letters) if isinstance(dim, int) else tuple(dim)
         names = set()
-        for letter in self.letters:
-            names.update(f"{letter}{k + 1}" for k in range(dim))
-            if dim == 1:
+        for letter, d in zip(self.letters, self.dims, strict=True):
+            names.update(f"{letter}{k + 1}" for k in range(d))
+            if d == 1:
                 names.add(letter)
         try:
             self._tree = ast.parse(text.strip(), mode="eval")
@@ -133,12 +138,12 @@ class Expression:
     def __call__(self, *points: np.ndarray) -> np.ndarray:
         env: dict[str, np.ndarray] = {}
         shape: tuple[int, ...] = ()
-        for letter, p in zip(self.letters, points, strict=True):
+        for letter, d, p in zip(self.letters, self.dims, points, strict=True):
             p = np.asarray(p, dtype=float)
             shape = np.broadcast_shapes(shape, p.shape[:-1])
-            for k in range(self.dim):
+            for k in range(d):
                 env[f"{letter}{k + 1}"] = p[..., k]
-            if self.dim == 1:
+            if d == 1:
                 env[letter] = p[..., 0]
         with np.errstate(all="ignore"):  # non-finite values are reported by the caller
             value = _evaluate(self._tree, env)
@@ -162,7 +167,9 @@ def _import_callable(spec: str) -> Callable:
     return function
 
 
-def parse(text: str, dim: int, letters: Sequence[str] = ("x",)) -> Callable[..., np.ndarray]:
+def parse(
+    text: str, dim: int | Sequence[int], letters: Sequence[str] = ("x",)
+) -> Callable[..., np.ndarray]:
     """Parse a config value into a vectorised function of ``len(letters)`` point arrays.
 
     ``"python:module:function"`` imports a user callable taking the same point arrays of shape

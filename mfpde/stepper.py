@@ -25,11 +25,16 @@ Densities = list[np.ndarray]
 
 @dataclass
 class System:
-    """Densities' flow operators and the map from densities to their fields h."""
+    """Densities' flow operators and the map from densities to their fields h.
+
+    ``reaction_fields`` (default: ``fields``) gives the reaction substeps a field of their own,
+    e.g. the whole kernelised g_h of MATH §3.2 with the operators' ``sigma_reaction = 0``.
+    """
 
     operators: Sequence
     fields: Callable[[Densities], Densities]
     linear: bool
+    reaction_fields: Callable[[Densities], Densities] | None = None
 
     @property
     def weights(self) -> list[np.ndarray]:
@@ -49,12 +54,15 @@ class Observer:
 
 
 def _substep(system: System, method: str, rhos: Densities, tau: float) -> Densities:
-    fields = system.fields(rhos)
+    field_map = system.fields
+    if method == "reaction" and system.reaction_fields is not None:
+        field_map = system.reaction_fields
+    fields = field_map(rhos)
     if not system.linear:  # midpoint predictor for state-dependent fields
         mid = [
             getattr(op, method)(r, tau / 2, f) for op, r, f in zip(system.operators, rhos, fields)
         ]
-        fields = system.fields(mid)
+        fields = field_map(mid)
     return [getattr(op, method)(r, tau, f) for op, r, f in zip(system.operators, rhos, fields)]
 
 
