@@ -12,6 +12,15 @@ from mfpde.equilibrium import gibbs_minimiser
 from mfpde.errors import InputError, MfpdeError, NumericalError
 from mfpde.flows import Flow, fisher_rao, flow_from_name, fokker_planck, wfr
 from mfpde.fv import FlowOperator, Grid
+from mfpde.games import (
+    Bilinear,
+    ConvexConcave,
+    GameProblem,
+    game_equilibrium,
+    game_flow,
+    ni_error,
+    solve_game,
+)
 from mfpde.lyapunov import fit_rate, spectral_gap
 from mfpde.problem import OptimisationProblem, Reference, kl_divergence
 from mfpde.solver import Solution, solve
@@ -37,6 +46,13 @@ __all__ = [
     "wfr",
     "FlowOperator",
     "Grid",
+    "Bilinear",
+    "ConvexConcave",
+    "GameProblem",
+    "game_equilibrium",
+    "game_flow",
+    "ni_error",
+    "solve_game",
     "fit_rate",
     "spectral_gap",
     "OptimisationProblem",

@@ -19,6 +19,14 @@ from mfpde.energies import Energy, Interaction, Potential
 from mfpde.errors import InputError
 from mfpde.flows import flow_from_name
 from mfpde.fv.grid import Grid
+from mfpde.games import (
+    GAME_FLOW_DEFAULTS,
+    Bilinear,
+    GameProblem,
+    Quadrature,
+    game_flow,
+    solve_game,
+)
 from mfpde.problem import OptimisationProblem, Reference
 from mfpde.solver import solve
 
@@ -168,13 +176,32 @@ def _energy(t: Table) -> Energy:
     return parts[0] if len(parts) == 1 else parts[0] + parts[1]
 
 
+def _discretisation(cfg: dict) -> tuple[Any, Any, Callable]:
+    """``[domain]`` → (domain, grid or P1 space, solve) for its ``backend``.
+
+    ``backend = "fv"`` (finite volumes, the default) or ``"dolfinx"`` (P1 finite elements, the
+    default for the kinds ``"sphere"`` and ``"mesh"``; read by :mod:`mfpde.fem.config`).
+    """
+    data = cfg.get("domain", {})
+    mesh_kind = isinstance(data, dict) and data.get("kind") in ("sphere", "mesh")
+    backend = Table(data, "domain", set(data)).string(
+        "backend", "dolfinx" if mesh_kind else "fv", ("fv", "dolfinx")
+    )
+    if backend == "dolfinx":
+        from mfpde.fem.config import discretisation  # imports DOLFINx only when asked for
+
+        return discretisation(data, cfg.get("time", {}))
+    domain, cells = domain_from_table({k: v for k, v in data.items() if k != "backend"})
+    return domain, Grid(domain, cells), solve
+
+
 def _optimisation(cfg: dict, text: str) -> Run:
     p = Table(
         cfg.get("problem", {}),
         "problem",
         {"kind", "sigma", "reference", "potential", "interaction"},
     )
-    domain, cells = domain_from_table(cfg.get("domain", {}))
+    domain, grid, run = _discretisation(cfg)
     problem = OptimisationProblem(
         domain,
         _energy(p),
@@ -189,18 +216,74 @@ def _optimisation(cfg: dict, text: str) -> Run:
     )
     initial = Table(cfg.get("initial", {}), "initial", {"density"}).expression("density", "1")
     options = time_options(cfg.get("time", {}))
-    grid = Grid(domain, cells)
     # Bind once now so that every input error surfaces before any work or output.
     problem.bind(grid.points, grid.weights, grid)
 
     def execute(progress: bool = True):
-        return solve(problem, flow, initial, grid=grid, progress=progress, **options)
+        return run(problem, flow, initial, grid=grid, progress=progress, **options)
 
-    return Run(execute, text, {"flow": flow.name, "domain": f"{domain.kind} {cells}"})
+    return Run(execute, text, {"flow": flow.name, "domain": repr(grid)})
 
 
-#: Readers per ``[problem] kind``; the games module registers ``"game"``.
-PROBLEM_KINDS: dict[str, Callable[[dict, str], Run]] = {"optimisation": _optimisation}
+def _game(cfg: dict, text: str) -> Run:
+    """Read a game (MATH §2.2, §4): ``[problem] kind = "game"``, ``[domain_nu]`` for ν.
+
+    Expressions for μ are in ``x``/``x1, x2, x3``, those for ν (``reference_nu``,
+    ``density_nu``) in ``y``/``y1, y2, y3``; the payoff ℓ uses both.
+    """
+    p = Table(
+        cfg.get("problem", {}),
+        "problem",
+        {"kind", "payoff", "sigma", "reference_mu", "reference_nu"},
+    )
+    domain_mu, cells_mu = domain_from_table(cfg.get("domain", {}))
+    domain_nu, cells_nu = (
+        domain_from_table(cfg["domain_nu"], "domain_nu")
+        if "domain_nu" in cfg
+        else (domain_mu, cells_mu)
+    )
+    p.required("payoff")
+    problem = GameProblem(
+        domain_mu,
+        domain_nu,
+        Bilinear(p.expression("payoff")),
+        p.number("sigma", 1.0, minimum=0.0),
+        Reference(p.expression("reference_mu", "uniform")),
+        Reference(p.expression("reference_nu", "uniform")),
+    )
+    f = Table(cfg.get("flow", {}), "flow", {"kind", "alpha", "gamma", "alpha_nu", "gamma_nu"})
+    flow = game_flow(
+        f.string("kind", "fisher_rao", tuple(GAME_FLOW_DEFAULTS)),
+        **{key: f.number(key, minimum=0.0) for key in ("gamma", "alpha", "gamma_nu", "alpha_nu")},
+    )
+    flow.check(problem.sigma)
+    initial = Table(cfg.get("initial", {}), "initial", {"density_mu", "density_nu"})
+    densities = [initial.expression(f"density_{k}", "1") for k in ("mu", "nu")]
+    options = time_options(cfg.get("time", {}))
+    grids = [Grid(domain_mu, cells_mu), Grid(domain_nu, cells_nu)]
+    # Bind once now so that every input error surfaces before any work or output.
+    problem.bind(*(Quadrature(g.points, g.weights) for g in grids))
+
+    def execute(progress: bool = True):
+        return solve_game(
+            problem,
+            flow,
+            *densities,
+            grid_mu=grids[0],
+            grid_nu=grids[1],
+            progress=progress,
+            **options,
+        )
+
+    domains = f"{domain_mu.kind} {cells_mu} x {domain_nu.kind} {cells_nu}"
+    return Run(execute, text, {"flow": flow.name, "domain": domains})
+
+
+#: Readers per ``[problem] kind``.
+PROBLEM_KINDS: dict[str, Callable[[dict, str], Run]] = {
+    "optimisation": _optimisation,
+    "game": _game,
+}
 TABLES = {"domain", "problem", "flow", "initial", "time"}
 
 

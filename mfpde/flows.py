@@ -8,6 +8,7 @@ is Wasserstein-Fisher-Rao. A :class:`Flow` only holds the rates; backends build 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,11 +73,20 @@ def wfr(gamma: float = 1.0, alpha: float = 1.0) -> Flow:
     return flow_from_name("wfr", gamma=gamma, alpha=alpha)
 
 
-def flow_from_name(name: str, gamma: float | None = None, alpha: float | None = None) -> Flow:
-    """Build a named flow, filling in its default rates and rejecting contradictory ones."""
-    if name not in FLOW_DEFAULTS:
-        raise InputError(f"unknown flow kind {name!r} (choose from {', '.join(FLOW_DEFAULTS)})")
-    rates = dict(FLOW_DEFAULTS[name])
+def flow_from_name(
+    name: str,
+    gamma: float | None = None,
+    alpha: float | None = None,
+    presets: Mapping[str, dict[str, float]] = FLOW_DEFAULTS,
+) -> Flow:
+    """Build a named flow, filling in its default rates and rejecting contradictory ones.
+
+    ``presets`` maps names to default rates (:data:`FLOW_DEFAULTS`; the game flows of MATH §4
+    pass their own table, :data:`mfpde.games.flows.GAME_FLOW_DEFAULTS`).
+    """
+    if name not in presets:
+        raise InputError(f"unknown flow kind {name!r} (choose from {', '.join(presets)})")
+    rates = dict(presets[name])
     for key, value in (("gamma", gamma), ("alpha", alpha)):
         if value is None:
             continue

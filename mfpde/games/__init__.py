@@ -1,0 +1,32 @@
+"""Two-player entropic min-max games over probability measures (MATH §2.2, §4, §5.2).
+
+A game is two coupled instances of the optimisation flow operator with opposite signs: the
+problem (:mod:`~mfpde.games.problem`), the flows per player (:mod:`~mfpde.games.flows`), the
+MNE and NI error (:mod:`~mfpde.games.equilibrium`) and the finite-volume solver
+(:mod:`~mfpde.games.solve`).
+"""
+
+from mfpde.games.equilibrium import Equilibrium, TimeAverage, game_equilibrium, ni_error
+from mfpde.games.flows import GAME_FLOW_DEFAULTS, GameFlow, game_flow
+from mfpde.games.problem import Bilinear, BoundGame, ConvexConcave, GameProblem, Quadrature
+from mfpde.games.solve import AveragedNIError, GameSolution, GameValue, NIError, solve_game
+
+__all__ = [
+    "Equilibrium",
+    "TimeAverage",
+    "game_equilibrium",
+    "ni_error",
+    "GAME_FLOW_DEFAULTS",
+    "GameFlow",
+    "game_flow",
+    "Bilinear",
+    "BoundGame",
+    "ConvexConcave",
+    "GameProblem",
+    "Quadrature",
+    "AveragedNIError",
+    "GameSolution",
+    "GameValue",
+    "NIError",
+    "solve_game",
+]

@@ -1,0 +1,276 @@
+r"""Entropic two-player games F^σ(μ, ν) = F(μ, ν) + σ KL(μ|π) − σ KL(ν|ρ) (MATH §2.2).
+
+μ ∈ P(X) minimises, ν ∈ P(Y) maximises; X and Y are domains of their own (an interval and a
+torus, say, possibly of different dimensions). F is a payoff: :class:`Bilinear`,
+F(μ, ν) = ∫∫ ℓ(x, y) μ(dx) ν(dy), or a general convex-concave :class:`ConvexConcave` given by
+its value and its two first variations. :meth:`GameProblem.bind` attaches the game to one
+quadrature per player and returns a :class:`BoundGame`, which gives the two fields
+
+    V_x = δF/δμ(μ, ν, ·) on the points of X,   V_y = δF/δν(μ, ν, ·) on the points of Y,
+
+for density vectors μ, ν. For a bilinear payoff they are the quadrature sums
+
+    V_x(x_i) = Σ_j w^Y_j ℓ(x_i, y_j) ν_j,   V_y(y_j) = Σ_i w^X_i ℓ(x_i, y_j) μ_i,
+
+with the matrix ℓ(x_i, y_j) stored once, or (above :data:`~mfpde.energies.DENSE_LIMIT`² entries)
+evaluated in row blocks at every call so that memory stays O(n_x + n_y).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mfpde.domains import Domain
+from mfpde.energies import DENSE_LIMIT, BoundEnergy, finite_values
+from mfpde.errors import InputError
+from mfpde.expressions import parse
+from mfpde.problem import BoundProblem, Reference, kl_divergence
+
+__all__ = ["Bilinear", "ConvexConcave", "GameProblem", "BoundGame", "Quadrature"]
+
+#: Entries of ℓ(x_i, y_j) evaluated at once when the matrix is too large to store.
+_BLOCK_ENTRIES = 2**20
+
+
+@dataclass(frozen=True)
+class Quadrature:
+    """Points x_i and weights w_i of one player's grid: ∫ f dμ ≈ Σ_i w_i μ_i f(x_i)."""
+
+    points: np.ndarray
+    weights: np.ndarray
+
+
+class _BoundBilinear:
+    """ℓ(x_i, y_j) on two quadratures; :meth:`fields` returns (V_x, V_y) in one pass."""
+
+    #: F is linear in each player: the best responses are explicit Gibbs measures.
+    linear = True
+
+    def __init__(self, ell: Callable, x: Quadrature, y: Quadrature):
+        self.ell, self.x, self.y = ell, x, y
+        n_x, n_y = len(x.points), len(y.points)
+        self.rows = max(1, _BLOCK_ENTRIES // n_y)
+        self.matrix = self._block(0, n_x) if n_x * n_y <= DENSE_LIMIT**2 else None
+        if self.matrix is None:  # checks finiteness once, at bind time
+            self.fields(np.ones(n_x), np.ones(n_y))
+
+    def _block(self, start: int, stop: int) -> np.ndarray:
+        xs = self.x.points[start:stop]
+        values = self.ell(xs[:, None, :], self.y.points[None, :, :])
+        values = np.broadcast_to(np.asarray(values, dtype=float), (len(xs), len(self.y.points)))
+        bad = ~np.isfinite(values)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise InputError(
+                f"payoff is not finite at x = {np.round(xs[i], 6).tolist()}, "
+                f"y = {np.round(self.y.points[j], 6).tolist()}"
+            )
+        return values
+
+    def fields(self, mu: np.ndarray, nu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        wmu, wnu = self.x.weights * mu, self.y.weights * nu
+        if self.matrix is not None:
+            return self.matrix @ wnu, wmu @ self.matrix
+        V_x, V_y = np.empty(len(mu)), np.zeros(len(nu))
+        for s in range(0, len(mu), self.rows):
+            block = self._block(s, s + self.rows)
+            V_x[s : s + self.rows] = block @ wnu
+            V_y += wmu[s : s + self.rows] @ block
+        return V_x, V_y
+
+    def value(self, mu: np.ndarray, nu: np.ndarray) -> float:
+        return float(self.x.weights @ (mu * self.fields(mu, nu)[0]))
+
+
+class Bilinear:
+    r"""Bilinear payoff F(μ, ν) = ∫∫ ℓ(x, y) μ(dx) ν(dy) (MATH §2.2, [003]).
+
+    δF/δμ = V_x[ν] = ∫ ℓ(·, y) ν(dy) and δF/δν = V_y[μ] = ∫ ℓ(x, ·) μ(dx). F is linear in each
+    player, so the game is convex-concave for every ℓ and its NI error is explicit
+    (:func:`mfpde.games.ni_error`).
+
+    Parameters
+    ----------
+    ell : str or callable
+        An expression in the coordinates of both players (``"cos(x - y)"``, ``"x1*y + x2"``:
+        ``x``/``x1, x2, x3`` for X, ``y``/``y1, y2, y3`` for Y), or a callable ``ell(x, y)`` on
+        point arrays of shapes ``(..., d_X)`` and ``(..., d_Y)`` that broadcast.
+    """
+
+    def __init__(self, ell: str | Callable):
+        self.ell = ell
+
+    def bind(self, x: Quadrature, y: Quadrature) -> _BoundBilinear:
+        ell = self.ell
+        if not callable(ell):
+            ell = parse(ell, (x.points.shape[1], y.points.shape[1]), ("x", "y"))
+        return _BoundBilinear(ell, x, y)
+
+
+class _BoundConvexConcave:
+    linear = False
+
+    def __init__(self, payoff: ConvexConcave, x: Quadrature, y: Quadrature):
+        self.payoff, self.x, self.y = payoff, x, y
+
+    def _args(self, mu, nu):
+        return self.x.points, self.x.weights, mu, self.y.points, self.y.weights, nu
+
+    def fields(self, mu, nu):
+        args = self._args(mu, nu)
+        return (
+            finite_values("first variation in mu", self.payoff.first_variation_mu(*args), args[0]),
+            finite_values("first variation in nu", self.payoff.first_variation_nu(*args), args[3]),
+        )
+
+    def value(self, mu, nu):
+        return float(self.payoff.value(*self._args(mu, nu)))
+
+
+class ConvexConcave:
+    r"""A general payoff F(μ, ν), convex in μ and concave in ν, given by callables (MATH §2.2).
+
+    Each callable takes ``(x, wx, mu, y, wy, nu)``: the points and weights of both quadratures
+    and the two density vectors, i.e. μ = Σ_i wx_i mu_i δ_{x_i} and ν = Σ_j wy_j nu_j δ_{y_j}.
+
+    Parameters
+    ----------
+    value : callable
+        F(μ, ν), a float.
+    first_variation_mu : callable
+        δF/δμ(μ, ν, x_i), shape ``(n_x,)``.
+    first_variation_nu : callable
+        δF/δν(μ, ν, y_j), shape ``(n_y,)``.
+    """
+
+    def __init__(self, value: Callable, first_variation_mu: Callable, first_variation_nu: Callable):
+        self.value = value
+        self.first_variation_mu = first_variation_mu
+        self.first_variation_nu = first_variation_nu
+
+    def bind(self, x: Quadrature, y: Quadrature) -> _BoundConvexConcave:
+        return _BoundConvexConcave(self, x, y)
+
+
+def _in_y(reference: Reference) -> Reference:
+    """ν's reference with an expression read in ν's coordinates ``y``/``y1, y2, y3``."""
+    density = reference.density
+    if not isinstance(density, str) or density == "uniform" or density.startswith("python:"):
+        return reference
+    return Reference(lambda y: parse(density, y.shape[-1], ("y",))(y))
+
+
+@dataclass(frozen=True)
+class GameProblem:
+    r"""The entropic game min_μ max_ν F(μ, ν) + σ KL(μ|π) − σ KL(ν|ρ) (MATH §2.2).
+
+    Parameters
+    ----------
+    domain_mu, domain_nu : Domain
+        X (minimising player μ) and Y (maximising player ν).
+    payoff : Bilinear or ConvexConcave
+        F.
+    sigma : float
+        Entropy weight σ ≥ 0 (σ = 0 only for mirror descent-ascent, MATH §4).
+    reference_mu, reference_nu : Reference
+        π on X and ρ on Y (uniform by default). An expression for ρ is in ν's coordinates
+        ``y``/``y1, y2, y3``, e.g. ``Reference("exp(-y**2)")``.
+    """
+
+    domain_mu: Domain
+    domain_nu: Domain
+    payoff: Bilinear | ConvexConcave
+    sigma: float = 1.0
+    reference_mu: Reference = field(default_factory=Reference)
+    reference_nu: Reference = field(default_factory=Reference)
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.sigma) and self.sigma >= 0):
+            raise InputError(f"sigma must be a finite number >= 0, got {self.sigma}")
+
+    def bind(self, x: Quadrature, y: Quadrature) -> BoundGame:
+        """Attach the game to the quadratures of X (for μ) and Y (for ν)."""
+        for name, q, domain in (("mu", x, self.domain_mu), ("nu", y, self.domain_nu)):
+            if q.points.shape[1] != domain.dim:
+                raise InputError(
+                    f"quadrature of {name} has dimension {q.points.shape[1]}, "
+                    f"its domain {domain.dim}"
+                )
+        payoff = self.payoff.bind(x, y)  # first: a payoff not matching X × Y is the likely slip
+        return BoundGame(
+            sigma=float(self.sigma),
+            x=x,
+            y=y,
+            log_pi=self.reference_mu.log_density(x.points, x.weights),
+            log_rho=_in_y(self.reference_nu).log_density(y.points, y.weights),
+            payoff=payoff,
+        )
+
+
+class _FrozenEnergy(BoundEnergy):
+    """±F with one player frozen: the energy of a best-response problem (MATH §2.2)."""
+
+    def __init__(self, game: BoundGame, player: int, other: np.ndarray):
+        self.game, self.player, self.other = game, player, other
+        self.linear = game.payoff.linear
+
+    def _pair(self, rho):
+        return (rho, self.other) if self.player == 0 else (self.other, rho)
+
+    def value(self, rho):
+        sign = 1.0 if self.player == 0 else -1.0
+        return sign * self.game.payoff.value(*self._pair(rho))
+
+    def first_variation(self, rho):
+        return self.game.fields(*self._pair(rho))[self.player]
+
+
+@dataclass
+class BoundGame:
+    """A game on two quadratures: the vectors F^σ, the fields and the best responses use."""
+
+    sigma: float
+    x: Quadrature
+    y: Quadrature
+    log_pi: np.ndarray
+    log_rho: np.ndarray
+    payoff: _BoundBilinear | _BoundConvexConcave
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """[w^X, w^Y]."""
+        return [self.x.weights, self.y.weights]
+
+    def fields(self, mu: np.ndarray, nu: np.ndarray) -> list[np.ndarray]:
+        """The fields h of the flow operators (MATH §4): [δF/δμ, −δF/δν] = [V_x, −V_y].
+
+        The maximising player ν follows the same operator as a minimiser with h_ν = −δF/δν,
+        so that g_ν = −δF/δν + σ log(ν/ρ) = −b (MATH §4).
+        """
+        V_x, V_y = self.payoff.fields(mu, nu)
+        return [V_x, -V_y]
+
+    def free_energy(self, mu: np.ndarray, nu: np.ndarray) -> float:
+        """F^σ(μ, ν) = F(μ, ν) + σ KL(μ|π) − σ KL(ν|ρ) (MATH §2.2)."""
+        return (
+            self.payoff.value(mu, nu)
+            + self.sigma * kl_divergence(mu, np.exp(self.log_pi), self.x.weights)
+            - self.sigma * kl_divergence(nu, np.exp(self.log_rho), self.y.weights)
+        )
+
+    def best_response_problem(self, player: int, other: np.ndarray) -> BoundProblem:
+        """The entropic optimisation problem of one player against a frozen other (MATH §2.2).
+
+        Player 0 (μ): minimise F(·, ν) + σ KL(·|π); player 1 (ν): minimise −F(μ, ·) + σ KL(·|ρ),
+        i.e. maximise F^σ(μ, ·). Both are convex; their Gibbs minimisers are the best responses.
+        """
+        quadrature, log_ref = (self.x, self.log_pi) if player == 0 else (self.y, self.log_rho)
+        return BoundProblem(
+            sigma=self.sigma,
+            weights=quadrature.weights,
+            log_pi=log_ref,
+            energy=_FrozenEnergy(self, player, other),
+        )
