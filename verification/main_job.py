@@ -1,4 +1,4 @@
-r"""The main job: solve the optimisation flows on the torus and check their rates (MATH §3, §5).
+r"""The main job: optimisation flows and a min-max game on the torus, rates vs theory (MATH §3-5).
 
 ``python -m verification.main_job [-o OUTDIR]`` (default ``out/main``), run by
 ``bash tools/main.sh``. The job is a list of :data:`SECTIONS`; each writes its files into OUTDIR
@@ -20,6 +20,10 @@ KL(μ*|μ_t) and of F^σ(μ_t) − F^σ(μ*) are sharp (MATH §5):
 The discrete flows keep these rates exactly in time (exact reaction, exponential transport,
 commuting linearisations), so the measured rates agree with the theory up to the nonlinear
 remainder inside the fit window of MATH §5.
+
+Games section (:func:`verification.games_demo.games_section`): the Fisher-Rao game flow, its
+Lyapunov function L_t = KL(μ*|μ_t) + KL(ν*|ν_t) against the bound e^{−ασt} L_0 (MATH §5.2) and the
+NI error over time.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ from mfpde.lyapunov import fit_rate, spectral_gap
 from mfpde.plotting import new_axes, plot_densities, plot_lyapunov, save_figure
 from mfpde.problem import OptimisationProblem
 from mfpde.solver import Solution
+from verification.games_demo import games_section
+from verification.report import SectionReport
 
 __all__ = [
     "Settings",
@@ -158,15 +164,6 @@ def optimisation_runs(settings: Settings = Settings(), progress: bool = True) ->
     return results
 
 
-@dataclass
-class SectionReport:
-    """What a section of the job produced: a title, a markdown summary and its files."""
-
-    title: str
-    markdown: str
-    paths: list[Path]
-
-
 def _rate_table(results: list[FlowResult]) -> str:
     rows = [
         "| flow | measured rate of KL(μ*\\|μ_t) | of the energy gap | theory | theory rate "
@@ -223,9 +220,8 @@ def optimisation_section(
 
 
 #: The sections of the job, in order: each takes (outdir, progress), writes its files into outdir
-#: and returns a SectionReport. GAMES: the games section (MATH §4, the two-player min-max flows)
-#: is appended here, after the optimisation section.
-SECTIONS: list[Callable[[Path, bool], SectionReport]] = [optimisation_section]
+#: and returns a SectionReport.
+SECTIONS: list[Callable[[Path, bool], SectionReport]] = [optimisation_section, games_section]
 
 
 def run(outdir: Path, progress: bool = True) -> list[SectionReport]:

@@ -1,0 +1,17 @@
+"""What a section of a verification job produced: a title, a markdown summary and its files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["SectionReport"]
+
+
+@dataclass
+class SectionReport:
+    """A section's title, its markdown summary (tables, verdicts, image links) and its files."""
+
+    title: str
+    markdown: str
+    paths: list[Path]
