@@ -1,0 +1,122 @@
+"""The DOLFINx backend distributed over MPI ranks gives the serial result (MATH §8).
+
+Run with ``mpiexec -n 2 python -m pytest --with-mpi tests/mpi/test_fem_mpi.py``. Each rank also
+solves the same problem alone (``COMM_SELF``); the global vectors must agree to 1e-10 (the LU
+solves differ only in the order of floating-point operations: measured ~1e-15).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+import mfpde
+from mfpde.fem import P1FlowOperator, P1Space, Sphere, disk_mesh, icosphere
+from mfpde.fem import solve as fem_solve
+from mfpde.storage import read_h5
+
+TOL = 1e-10
+
+
+def _serial_and_parallel(problem, flow, initial, mesh, **options):
+    world = P1Space(mesh, MPI.COMM_WORLD)
+    # the mesh really is distributed: no rank owns every dof
+    assert world.n_owned < mesh.size
+    assert MPI.COMM_WORLD.allreduce(world.n_owned) == mesh.size
+    return [
+        fem_solve(problem, flow, initial, space=space, progress=False, **options)
+        for space in (P1Space(mesh, MPI.COMM_SELF), world)
+    ]
+
+
+@pytest.mark.mpi(min_size=2)
+def test_wfr_with_interaction_on_the_sphere_is_rank_independent():
+    energy = mfpde.Potential("x3") + mfpde.Interaction("x1*y1 + x2*y2 + x3*y3")
+    problem = mfpde.OptimisationProblem(Sphere(), energy, sigma=0.5)
+    serial, parallel = _serial_and_parallel(
+        problem, mfpde.wfr(), "exp(2*x1)", icosphere(3), t_end=1.0, dt=0.05
+    )
+    np.testing.assert_array_equal(serial.grid.points, parallel.grid.points)
+    assert np.abs(serial.grid.weights - parallel.grid.weights).max() < 1e-15
+    assert np.abs(serial.density - parallel.density).max() < TOL * serial.density.max()
+    for name, values in serial.observers.items():
+        assert np.abs(values - parallel.observers[name]).max() < TOL, name
+
+
+@pytest.mark.mpi(min_size=2)
+def test_fokker_planck_on_a_disk_is_rank_independent_and_rank_0_writes_one_file(tmp_path):
+    mesh = disk_mesh(radius=1.0, h=0.1)
+    problem = mfpde.OptimisationProblem(mesh, mfpde.Potential("x1**2 + x2"), sigma=0.3)
+    serial, parallel = _serial_and_parallel(
+        problem, mfpde.fokker_planck(), "1 + x1", mesh, t_end=0.5, dt=0.01
+    )
+    assert np.abs(serial.density - parallel.density).max() < TOL * serial.density.max()
+    path = MPI.COMM_WORLD.bcast(str(tmp_path / "out.h5"), root=0)
+    parallel.save(path, "config")
+    data = read_h5(path)
+    np.testing.assert_array_equal(data["mu"]["density"], parallel.density)
+    np.testing.assert_array_equal(data["mu"]["points"], mesh.points)
+
+
+@pytest.mark.mpi(min_size=2)
+def test_gathered_generator_and_spectral_gap_are_rank_independent():
+    """The distributed K[π_g], gathered into the global order, is the serial one."""
+    mesh = disk_mesh(radius=1.0, h=0.2)
+    problem = mfpde.OptimisationProblem(mesh, mfpde.Potential("x1**2 + x2"), sigma=0.3)
+    results = []
+    for comm in (MPI.COMM_SELF, MPI.COMM_WORLD):
+        space = P1Space(mesh, comm)
+        bound = problem.bind(space.points, space.weights)
+        operator = P1FlowOperator(space, bound.log_pi, 0.3, 1.0, 0.0)
+        field = bound.energy.first_variation(None)
+        results.append((operator.transport_matrix(field), operator.spectral_gap(field)))
+    (serial, gap_serial), (parallel, gap_parallel) = results
+    assert abs(serial - parallel).max() < 1e-13 * abs(serial).max()
+    assert abs(gap_serial - gap_parallel) < TOL * gap_serial
+
+
+CONFIG = """
+[domain]
+kind = "sphere"
+refinement = 3
+
+[problem]
+sigma = 0.5
+potential = "x3"
+
+[flow]
+kind = "wfr"
+
+[initial]
+density = "exp(2*x1)"
+
+[time]
+t_end = 0.5
+dt = 0.05
+"""
+
+
+@pytest.mark.mpi(min_size=2)
+def test_cli_on_two_ranks_writes_one_file_with_the_serial_result(tmp_path):
+    from mfpde.cli import main
+
+    folder = MPI.COMM_WORLD.bcast(tmp_path, root=0)
+    if MPI.COMM_WORLD.rank == 0:
+        (folder / "sphere.toml").write_text(CONFIG)
+    MPI.COMM_WORLD.Barrier()
+    assert main(["run", str(folder / "sphere.toml"), "-q"]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["sphere.bp", "sphere.h5", "sphere.toml"]
+    data = read_h5(folder / "sphere.h5")
+    problem = mfpde.OptimisationProblem(Sphere(), mfpde.Potential("x3"), sigma=0.5)
+    serial = fem_solve(
+        problem,
+        mfpde.wfr(),
+        "exp(2*x1)",
+        mesh=icosphere(3),
+        comm=MPI.COMM_SELF,
+        t_end=0.5,
+        dt=0.05,
+        progress=False,
+    )
+    assert np.abs(data["mu"]["density"] - serial.density).max() < TOL * serial.density.max()

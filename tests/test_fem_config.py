@@ -1,0 +1,108 @@
+"""Configuration files and the CLI with ``backend = "dolfinx"`` (kinds sphere, mesh, box)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import assert_invariants
+
+from mfpde.cli import main
+from mfpde.config import load_config
+from mfpde.fem import icosphere
+from mfpde.storage import read_h5
+
+TAIL = """
+[problem]
+sigma = 0.5
+potential = "{potential}"
+
+[flow]
+kind = "fisher_rao"
+
+[initial]
+density = "{initial}"
+
+[time]
+t_end = 1.0
+dt = 0.25
+"""
+
+
+def _config(domain: str, potential: str = "x2", initial: str = "1 + 0.5*x1") -> str:
+    return domain + TAIL.format(potential=potential, initial=initial)
+
+
+def test_sphere_config_runs_through_the_cli(tmp_path):
+    path = tmp_path / "sphere.toml"
+    path.write_text(_config('[domain]\nkind = "sphere"\nrefinement = 2\n', "x3"))
+    assert main(["run", str(path), "-q"]) == 0
+    data = read_h5(tmp_path / "sphere.h5")
+    np.testing.assert_array_equal(data["mu"]["points"], icosphere(2).points)
+    # lumped masses of the inscribed polyhedron: 4π − O(h²), h ≈ 0.32 at r = 2
+    assert abs(data["mu"]["weights"].sum() - 4 * np.pi) < 0.3
+    assert data["mu"]["density"].shape == (5, 162)
+    assert (tmp_path / "sphere.bp").is_dir()
+
+
+@pytest.mark.parametrize(
+    "domain, dofs",
+    [
+        ('kind = "mesh"\nshape = "disk"\nradius = 1.0\nh = 0.3', None),
+        ('kind = "mesh"\nshape = "lshape"\nh = 0.5', None),
+        ('kind = "box"\nbackend = "dolfinx"\nlower = [0, 0]\nupper = [1, 2]\ncells = 4', 25),
+        ('kind = "interval"\nbackend = "dolfinx"\ncells = 8', 9),
+    ],
+    ids=["disk", "lshape", "box", "interval"],
+)
+def test_mesh_kinds_solve_e1_exactly(domain, dofs):
+    """Each kind gives a P1 space whose Fisher-Rao run is E1 (MATH §3.1) to round-off."""
+    run = load_config(_config(f"[domain]\n{domain}\n", "x1", "exp(x1)"))
+    assert run.summary["domain"].startswith("P1Space")
+    sol = run.execute(False)
+    assert dofs is None or sol.grid.size == dofs
+    x = sol.grid.points[:, 0]
+    decay = np.exp(-0.5 * 1.0)  # e^{−ασt}, α = 1, σ = 0.5, t = 1
+    exact = np.exp(decay * x - (1 - decay) * x / 0.5)
+    exact /= sol.grid.weights @ exact
+    assert np.abs(sol.density[-1] / exact - 1).max() < 1e-12
+    assert_invariants(sol)
+
+
+def test_msh_file_config(tmp_path):
+    import gmsh
+
+    msh = tmp_path / "square.msh"
+    gmsh.initialize(interruptible=False)
+    try:
+        gmsh.option.setNumber("General.Terminal", 0)
+        gmsh.model.occ.addRectangle(0, 0, 0, 1, 1)
+        gmsh.model.occ.synchronize()
+        gmsh.option.setNumber("Mesh.MeshSizeMax", 0.25)
+        gmsh.model.mesh.generate(2)
+        gmsh.write(str(msh))
+    finally:
+        gmsh.finalize()
+    sol = load_config(_config(f'[domain]\nkind = "mesh"\nfile = "{msh}"\n')).execute(False)
+    assert sol.grid.weights.sum() == pytest.approx(1.0, rel=1e-13)
+
+
+@pytest.mark.parametrize(
+    "domain, extra, message",
+    [
+        ('kind = "sphere"', "", "needs the key 'refinement'"),
+        ('kind = "sphere"\nrefinement = 2\ncells = 3', "", "unknown key 'cells'"),
+        ('kind = "sphere"\nrefinement = 2\nbackend = "gpu"', "", "backend"),
+        ('kind = "mesh"\nh = 0.1', "", "needs file or shape"),
+        ('kind = "mesh"\nshape = "lshape"\nradius = 1.0', "", "radius is only"),
+        ('kind = "mesh"\nfile = "missing.msh"', "", "not found"),
+        ('kind = "torus"\nbackend = "dolfinx"\ncells = 8', "", "choose from"),
+        ('kind = "sphere"\nrefinement = 2', 'scheme = "expm"\n', "implicit_euler"),
+    ],
+)
+def test_bad_configs_exit_2_and_write_nothing(tmp_path, capsys, domain, extra, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(_config(f"[domain]\n{domain}\n") + extra)
+    assert main(["run", str(path), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "bad.h5").exists()
