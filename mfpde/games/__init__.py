@@ -3,15 +3,19 @@
 A game is two coupled instances of the optimisation flow operator with opposite signs: the
 problem (:mod:`~mfpde.games.problem`), the flows per player (:mod:`~mfpde.games.flows`), the
 MNE and NI error (:mod:`~mfpde.games.equilibrium`) and the finite-volume solver
-(:mod:`~mfpde.games.solve`).
+(:mod:`~mfpde.games.solve`); the sphere games of [003] §5.1 are built in
+(:mod:`~mfpde.games.sphere`).
 """
 
 from mfpde.games.equilibrium import Equilibrium, TimeAverage, game_equilibrium, ni_error
 from mfpde.games.flows import GAME_FLOW_DEFAULTS, GameFlow, game_flow
 from mfpde.games.problem import Bilinear, BoundGame, ConvexConcave, GameProblem, Quadrature
 from mfpde.games.solve import AveragedNIError, GameSolution, GameValue, NIError, solve_game
+from mfpde.games.sphere import SPHERE_GAMES, sphere_game
 
 __all__ = [
+    "SPHERE_GAMES",
+    "sphere_game",
     "Equilibrium",
     "TimeAverage",
     "game_equilibrium",
