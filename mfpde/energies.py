@@ -16,6 +16,7 @@ import numpy as np
 
 from mfpde.errors import InputError
 from mfpde.expressions import parse
+from mfpde.rows import RowPartition
 
 __all__ = [
     "Energy",
@@ -27,8 +28,8 @@ __all__ = [
     "as_function",
 ]
 
-#: Above this many quadrature points a non-periodic interaction is summed in row blocks
-#: instead of storing the n × n matrix of W(x_i, x_j).
+#: Above this many rows (per rank) a non-periodic interaction is summed in row blocks instead of
+#: storing the rows of the matrix W(x_i, x_j).
 DENSE_LIMIT = 4096
 _BLOCK = 512
 
@@ -109,7 +110,7 @@ class Potential(Energy):
 class _BoundInteraction(BoundEnergy):
     def __init__(self, W: Callable, points, weights, grid):  # noqa: N803
         self.weights = weights
-        self._convolve = self._fft(W, points, grid) or self._quadrature(W, points, weights)
+        self._convolve = self._fft(W, points, grid) or self._quadrature(W, points, weights, grid)
 
     def _fft(self, W, points, grid):  # noqa: N803
         """FFT convolution on a periodic grid if W(x, y) depends on x - y only (checked)."""
@@ -132,21 +133,23 @@ class _BoundInteraction(BoundEnergy):
         ).ravel()
 
     @staticmethod
-    def _quadrature(W, points, weights):  # noqa: N803
-        n = len(points)
-        if n <= DENSE_LIMIT:
-            matrix = finite_values("interaction", W(points[:, None], points[None, :]), points)
+    def _quadrature(W, points, weights, grid=None):  # noqa: N803
+        """Σ_j w_j W(x_i, x_j) ρ_j, rows split over the ranks of ``grid.comm`` if it has one."""
+        rows = RowPartition(len(points), getattr(grid, "comm", None))
+        mine = points[rows.start : rows.stop]
+        if rows.stop - rows.start <= DENSE_LIMIT:
+            matrix = finite_values("interaction", W(mine[:, None], points[None, :]), points)
             matrix *= weights[None, :]
-            return lambda rho: matrix @ rho
+            return lambda rho: rows.gather(matrix @ rho)
 
         def blocked(rho):
-            out = np.empty(n)
-            for s in range(0, n, _BLOCK):
-                block = W(points[s : s + _BLOCK, None], points[None, :])
+            out = np.empty(len(mine))
+            for s in range(0, len(mine), _BLOCK):
+                block = W(mine[s : s + _BLOCK, None], points[None, :])
                 out[s : s + _BLOCK] = finite_values("interaction", block, points) @ (weights * rho)
-            return out
+            return rows.gather(out)
 
-        blocked(np.ones(n))  # checks finiteness once, at bind time
+        blocked(np.ones(len(points)))  # checks finiteness once, at bind time
         return blocked
 
     def value(self, rho):

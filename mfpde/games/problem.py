@@ -28,6 +28,7 @@ from mfpde.energies import DENSE_LIMIT, BoundEnergy, finite_values
 from mfpde.errors import InputError
 from mfpde.expressions import parse
 from mfpde.problem import BoundProblem, Reference, kl_divergence
+from mfpde.rows import RowPartition
 
 __all__ = ["Bilinear", "ConvexConcave", "GameProblem", "BoundGame", "Quadrature"]
 
@@ -41,6 +42,8 @@ class Quadrature:
 
     points: np.ndarray
     weights: np.ndarray
+    #: The ranks sharing the nonlocal sums (a DOLFINx space's communicator), or None.
+    comm: object = None
 
 
 class _BoundBilinear:
@@ -51,11 +54,14 @@ class _BoundBilinear:
 
     def __init__(self, ell: Callable, x: Quadrature, y: Quadrature):
         self.ell, self.x, self.y = ell, x, y
-        n_x, n_y = len(x.points), len(y.points)
+        self.partition = RowPartition(len(x.points), x.comm)  # rows x_i of this rank (MATH §8)
+        p, n_y = self.partition, len(y.points)
         self.rows = max(1, _BLOCK_ENTRIES // n_y)
-        self.matrix = self._block(0, n_x) if n_x * n_y <= DENSE_LIMIT**2 else None
+        self.matrix = (
+            self._block(p.start, p.stop) if (p.stop - p.start) * n_y <= DENSE_LIMIT**2 else None
+        )
         if self.matrix is None:  # checks finiteness once, at bind time
-            self.fields(np.ones(n_x), np.ones(n_y))
+            self.fields(np.ones(len(x.points)), np.ones(n_y))
 
     def _block(self, start: int, stop: int) -> np.ndarray:
         xs = self.x.points[start:stop]
@@ -71,15 +77,17 @@ class _BoundBilinear:
         return values
 
     def fields(self, mu: np.ndarray, nu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        wmu, wnu = self.x.weights * mu, self.y.weights * nu
+        p = self.partition
+        wmu, wnu = (self.x.weights * mu)[p.start : p.stop], self.y.weights * nu
         if self.matrix is not None:
-            return self.matrix @ wnu, wmu @ self.matrix
-        V_x, V_y = np.empty(len(mu)), np.zeros(len(nu))
-        for s in range(0, len(mu), self.rows):
-            block = self._block(s, s + self.rows)
-            V_x[s : s + self.rows] = block @ wnu
-            V_y += wmu[s : s + self.rows] @ block
-        return V_x, V_y
+            V_x, V_y = self.matrix @ wnu, wmu @ self.matrix
+        else:
+            V_x, V_y = np.empty(p.stop - p.start), np.zeros(len(nu))
+            for s in range(0, p.stop - p.start, self.rows):
+                block = self._block(p.start + s, p.start + s + self.rows)
+                V_x[s : s + self.rows] = block @ wnu
+                V_y += wmu[s : s + self.rows] @ block
+        return p.gather(V_x), p.reduce(V_y)
 
     def value(self, mu: np.ndarray, nu: np.ndarray) -> float:
         return float(self.x.weights @ (mu * self.fields(mu, nu)[0]))

@@ -189,7 +189,7 @@ def solve_game(
     grid_mu = _grid(problem.domain_mu, cells_mu, grid_mu, "mu")
     grid_nu = _grid(problem.domain_nu, cells_mu if cells_nu is None else cells_nu, grid_nu, "nu")
     game = problem.bind(
-        Quadrature(grid_mu.points, grid_mu.weights), Quadrature(grid_nu.points, grid_nu.weights)
+        *(Quadrature(g.points, g.weights, getattr(g, "comm", None)) for g in (grid_mu, grid_nu))
     )
     operators = [
         operator_type(grid, log_ref, game.sigma, f.gamma, f.alpha, scheme)
