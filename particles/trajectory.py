@@ -1,0 +1,105 @@
+"""Trajectories of weighted empirical measures and the time loop of the particle methods (MATH §6).
+
+A particle method advances positions X (N × d) and weights w (N, Σ w = 1) by a step map
+(X, w, τ) ↦ (X', w'); :func:`simulate` runs it with a fixed step η (the last one shortened to land
+on t_end) and stores μ_N = Σ_j w_j δ_{X_j} at t = 0, every ``save_every`` steps and at t_end.
+:func:`initial_particles` draws the initial positions, iid from a density, by rejection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from mfpde.domains import Domain
+from mfpde.energies import as_function, finite_values
+from mfpde.errors import InputError
+
+__all__ = ["Trajectory", "simulate", "initial_particles", "Step"]
+
+Step = Callable[[np.ndarray, np.ndarray, float], tuple[np.ndarray, np.ndarray]]
+
+#: Points per axis of the grid on which the rejection envelope max f is estimated.
+_ENVELOPE_POINTS = {1: 4096, 2: 256, 3: 48}
+#: Safety factor of the envelope over the sampled maximum.
+_ENVELOPE_FACTOR = 1.25
+
+
+@dataclass
+class Trajectory:
+    """Saved empirical measures: ``positions`` (n_saved, N, d), ``weights`` (n_saved, N)."""
+
+    times: np.ndarray
+    positions: np.ndarray
+    weights: np.ndarray
+
+    def expectation(self, phi: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """⟨φ, μ_N(t)⟩ = Σ_j w_j φ(X_j(t)) at every saved time, shape (n_saved,)."""
+        values = phi(self.positions.reshape(-1, self.positions.shape[-1]))
+        return np.sum(self.weights * values.reshape(self.weights.shape), axis=1)
+
+
+def _check_run(n: int, t_end: float, dt: float, save_every: int) -> None:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise InputError(f"number of particles must be an integer >= 2, got {n!r}")
+    if not (np.isfinite(t_end) and t_end > 0):
+        raise InputError(f"t_end must be a positive number, got {t_end}")
+    if not (np.isfinite(dt) and dt > 0):
+        raise InputError(f"dt must be a positive number, got {dt}")
+    if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 1:
+        raise InputError(f"save_every must be a positive integer (steps), got {save_every!r}")
+
+
+def simulate(
+    step: Step, X: np.ndarray, w: np.ndarray, *, t_end: float, dt: float, save_every: int = 1
+) -> Trajectory:
+    """Advance (X, w) with ``step`` to ``t_end`` in steps η = ``dt`` and return the trajectory."""
+    _check_run(len(X), t_end, dt, save_every)
+    times, positions, weights = [0.0], [X.copy()], [w.copy()]
+    t, steps = 0.0, 0
+    while t < t_end * (1 - 1e-12):
+        tau = min(dt, t_end - t)
+        X, w = step(X, w, tau)
+        t, steps = t + tau, steps + 1
+        if steps % save_every == 0 or t >= t_end * (1 - 1e-12):
+            times.append(t)
+            positions.append(X.copy())
+            weights.append(w.copy())
+    return Trajectory(np.array(times), np.array(positions), np.array(weights))
+
+
+def initial_particles(
+    initial: str | Callable | np.ndarray, domain: Domain, n: int, rng: np.random.Generator
+) -> np.ndarray:
+    """N positions: a given (N, d) array, or iid draws from an unnormalised density on Ω.
+
+    Rejection from the uniform law on Ω with the envelope 1.25 × (max of f on a fine grid);
+    a draw above the envelope raises (the density has unresolved peaks).
+    """
+    if isinstance(initial, np.ndarray):
+        if initial.shape != (n, domain.dim):
+            raise InputError(
+                f"initial positions of shape {initial.shape}, need ({n}, {domain.dim})"
+            )
+        return domain.project(initial)
+    f = as_function(initial, domain.dim)
+    lower, lengths = np.asarray(domain.lower), domain.lengths
+    m = _ENVELOPE_POINTS[domain.dim]
+    axes = [lo + (np.arange(m) + 0.5) * L / m for lo, L in zip(lower, lengths)]
+    probe = np.stack([a.ravel() for a in np.meshgrid(*axes, indexing="ij")], axis=-1)
+    values = finite_values("initial density", f(probe), probe)
+    if values.min() < 0 or values.max() <= 0:
+        raise InputError("initial density must be non-negative and not identically zero")
+    envelope = _ENVELOPE_FACTOR * values.max()
+    out = np.empty((0, domain.dim))
+    while len(out) < n:
+        x = lower + lengths * rng.random((2 * (n - len(out)) + 16, domain.dim))
+        fx = finite_values("initial density", f(x), x)
+        if fx.max() > envelope:
+            raise InputError(
+                "initial density exceeds its sampled maximum: refine it or pass positions"
+            )
+        out = np.concatenate([out, x[rng.random(len(x)) * envelope < fx]])
+    return out[:n]

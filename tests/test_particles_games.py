@@ -1,0 +1,143 @@
+"""Particle game algorithms against the game PDEs of the mesh solver (MATH §4, §6.3–6.4; [003]).
+
+Both players on the circle, ℓ(x, y) = cos(x − y) + sin(x)/2 + cos(2y), μ_0 ∝ e^{sin x},
+ν_0 ∝ e^{cos y}; observables ⟨cos x⟩_μ and ⟨sin y⟩_ν. Replica means at N = 2·10^4 per player
+must lie within 4 standard errors of the mesh solution (256 cells; for σ = 0 transport, which is
+first-order upwinding, the Richardson extrapolation 2ρ_512 − ρ_256).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mfpde
+from mfpde.fv.operator import FlowOperator
+from mfpde.games import Bilinear, GameProblem, Quadrature, game_flow, solve_game
+from mfpde.solver import initial_density
+from mfpde.stepper import System, integrate
+from particles.games import PayoffSums, langevin_da, mirror_descent, wfr_da
+from particles.observables import compare, time_average
+from particles.replicas import run_replicas
+
+ELL = "cos(x - y) + 0.5*sin(x) + cos(2*y)"
+INITIAL = ("exp(sin(x))", "exp(cos(y))")
+N = 20_000
+
+
+def game(sigma):
+    return GameProblem(mfpde.Circle(), mfpde.Circle(), Bilinear(ELL), sigma=sigma)
+
+
+def particle_values(trajectories, index) -> np.ndarray:
+    """(R, 2, saved) values of ⟨cos x⟩_μ, ⟨sin y⟩_ν; ``index`` picks saved times."""
+    out = []
+    for t in trajectories:
+        mu = np.sum(t.weights_mu * np.cos(t.positions_mu[..., 0]), axis=1)
+        nu = np.sum(t.weights_nu * np.sin(t.positions_nu[..., 0]), axis=1)
+        out.append(np.array([mu, nu])[:, index])
+    return np.array(out)
+
+
+def mesh_values(points, density_mu, density_nu, weights, index) -> np.ndarray:
+    x = points[:, 0]
+    values = [density_mu @ (weights * np.cos(x)), density_nu @ (weights * np.sin(x))]
+    return np.array(values)[:, index]
+
+
+def assert_within(values, reference):
+    for k in range(2):
+        c = compare(values[:, k], reference[k])
+        assert np.all(np.abs(c.difference) <= 4 * c.standard_error), c
+
+
+def test_payoff_fourier_sum_matches_direct_sum(rng):
+    # Fourier representation exact for this trigonometric ℓ (NUFFT ε = 1e-11); the direct
+    # gradients are central differences (≈ 1e-9 relative), so 1e-8 bounds both.
+    sums = [PayoffSums(game(0.5), method) for method in ("fourier", "direct")]
+    X, Y = rng.uniform(0, 7, (300, 1)), rng.uniform(0, 7, (200, 1))
+    u, v = rng.random(300), rng.random(200)
+    fast, direct = (s(X, u, Y, v, want_gradient=True) for s in sums)
+    for a, b in zip(fast, direct):
+        for p, q in zip(a, b):
+            assert np.abs(p - q).max() <= 1e-8 * np.abs(q).max()
+
+
+def test_langevin_da_follows_the_langevin_da_game_pde():
+    problem = game(0.5)
+    solution = solve_game(
+        problem,
+        game_flow("langevin_da"),
+        *INITIAL,
+        cells_mu=256,
+        t_end=3.0,
+        dt=0.01,
+        save_every=100,
+        progress=False,
+    )
+    trajectories = run_replicas(
+        langevin_da, 6, 5, problem, *INITIAL, n=N, t_end=3.0, dt=0.01, save_every=100
+    )
+    g = solution.grid_mu
+    reference = mesh_values(g.points, solution.density_mu, solution.density_nu, g.weights, [1, 3])
+    assert_within(particle_values(trajectories, [1, 3]), reference)
+
+
+def test_mirror_descent_follows_the_sigma_zero_fisher_rao_game():
+    problem = game(0.0)
+    solution = solve_game(
+        problem,
+        game_flow("mirror_descent"),
+        *INITIAL,
+        cells_mu=256,
+        t_end=3.0,
+        dt=0.01,
+        save_every=100,
+        progress=False,
+    )
+    trajectories = run_replicas(
+        mirror_descent, 6, 6, problem, *INITIAL, n=N, t_end=3.0, dt=0.01, save_every=100
+    )
+    g = solution.grid_mu
+    reference = mesh_values(g.points, solution.density_mu, solution.density_nu, g.weights, [1, 3])
+    assert_within(particle_values(trajectories, [1, 3]), reference)
+
+
+def sigma_zero_wfr_game(cells, t_end, dt):
+    """The WFR-DA game PDE with σ = 0 on the mesh: two FlowOperators with σ = 0 (upwinding)."""
+    problem = game(0.0)
+    grid = mfpde.Grid(problem.domain_mu, cells)
+    q = Quadrature(grid.points, grid.weights)
+    bound = problem.bind(q, q)
+    operators = [FlowOperator(grid, bound.log_pi, 0.0, 1.0, 1.0) for _ in range(2)]
+    rhos = [
+        initial_density(mfpde.expressions.parse(f, 1, (letter,)), grid.points, grid.weights)
+        for f, letter in zip(INITIAL, "xy")
+    ]
+    times, states, _ = integrate(
+        System(operators, lambda r: bound.fields(*r), False), rhos, t_end, dt, progress=False
+    )
+    mu, nu = (np.array([s[k] for s in states]) for k in range(2))
+    return times, mesh_values(grid.points, mu, nu, grid.weights, slice(None))
+
+
+def test_wfr_da_time_averages_follow_the_sigma_zero_wfr_game():
+    # Time averages (1/t)∫⟨φ, μ_s⟩ds at t = 1 (trapezoid over every step, the same rule for
+    # particles and mesh). Explicit Euler's O(η) bias is removed by Richardson in η as for
+    # weighted_wfr (tests/test_particles.py), the mesh's O(h) upwinding error by Richardson in h.
+    times, coarse = sigma_zero_wfr_game(256, 1.0, 0.01)
+    fine = sigma_zero_wfr_game(512, 1.0, 0.01)[1]
+    reference = time_average(times, 2 * fine - coarse)[:, -1]
+    values = []
+    for dt in (0.02, 0.01):
+        trajectories = run_replicas(wfr_da, 4, 8, game(0.0), *INITIAL, n=N, t_end=1.0, dt=dt)
+        raw = particle_values(trajectories, slice(None))
+        values.append(time_average(trajectories[0].times, raw)[..., -1])
+    assert_within(2 * values[1] - values[0], reference)
+
+
+def test_game_algorithms_reject_the_wrong_sigma():
+    with pytest.raises(mfpde.InputError, match="sigma = 0"):
+        wfr_da(game(0.5), *INITIAL, n=10, t_end=1.0, dt=0.1)
+    with pytest.raises(mfpde.InputError, match="sigma > 0"):
+        langevin_da(game(0.0), *INITIAL, n=10, t_end=1.0, dt=0.1)
