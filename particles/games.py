@@ -31,7 +31,7 @@ import numpy as np
 from mfpde.energies import finite_values
 from mfpde.errors import InputError
 from mfpde.expressions import parse
-from mfpde.games.problem import Bilinear, GameProblem, _in_y
+from mfpde.games.problem import Bilinear, GameProblem, reference_in_y
 from mfpde.problem import log_normalise
 from particles.fields import BLOCK, FD_STEP, gradient, log_reference
 from particles.trajectory import _check_run, initial_particles
@@ -197,7 +197,7 @@ def langevin_da(
         raise InputError("langevin_da needs sigma > 0")
     sums = PayoffSums(problem, method)
     log_pi = log_reference(problem.reference_mu, problem.domain_mu.dim)
-    log_rho = log_reference(_in_y(problem.reference_nu), problem.domain_nu.dim)
+    log_rho = log_reference(reference_in_y(problem.reference_nu), problem.domain_nu.dim)
     rng, X, Y, u, v = _setup(problem, initial_mu, initial_nu, n, seed)
     sigma = float(problem.sigma)
 

@@ -163,7 +163,7 @@ class ConvexConcave:
         return _BoundConvexConcave(self, x, y)
 
 
-def _in_y(reference: Reference) -> Reference:
+def reference_in_y(reference: Reference) -> Reference:
     """ν's reference with an expression read in ν's coordinates ``y``/``y1, y2, y3``."""
     density = reference.density
     if not isinstance(density, str) or density == "uniform" or density.startswith("python:"):
@@ -213,7 +213,7 @@ class GameProblem:
             x=x,
             y=y,
             log_pi=self.reference_mu.log_density(x.points, x.weights),
-            log_rho=_in_y(self.reference_nu).log_density(y.points, y.weights),
+            log_rho=reference_in_y(self.reference_nu).log_density(y.points, y.weights),
             payoff=payoff,
         )
 
