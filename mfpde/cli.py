@@ -1,4 +1,4 @@
-"""Command line: ``mfpde run CONFIG.toml [-o OUT.h5]``.
+"""Command line: ``mfpde run CONFIG.toml [-o OUT.h5]`` and ``mfpde verify STUDY.toml [-o DIR]``.
 
 Exit codes: 0 on success; 2 on bad input (one line ``error: ...`` on stderr, no output file);
 1 if the solver meets a non-finite or non-positive density (same one-line form).
@@ -34,6 +34,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("config", type=Path, help="the TOML configuration file")
     run.add_argument("-o", "--output", type=Path, help="output file (default: CONFIG with .h5)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    verify = sub.add_parser(
+        "verify", help="run a verification study (TOML with a [study] table), write a report"
+    )
+    verify.add_argument("study", type=Path, help="the TOML study file")
+    verify.add_argument(
+        "-o", "--output", type=Path, help="output folder (default: out/<STUDY stem>)"
+    )
+    verify.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     return parser
 
 
@@ -51,12 +59,32 @@ def _run(args: argparse.Namespace) -> None:
         print(f"wrote {output} ({len(result.times)} saved states up to t = {result.times[-1]:g})")
 
 
+def _verify(args: argparse.Namespace) -> None:
+    """Run a study; items are checkpointed under DIR/items, so a rerun resumes (under MPI the
+    items are dealt to the ranks and rank 0 writes)."""
+    from verification.studies import mpi_world, run_study
+
+    try:
+        text = args.study.read_text()
+    except OSError as exc:
+        raise InputError(f"cannot read {args.study}: {exc.strerror}") from None
+    folder = args.output or Path("out") / args.study.stem
+    result = run_study(text, folder, progress=not args.quiet, comm=mpi_world())
+    if result is not None and not args.quiet:
+        for check in result.outcome.checks:
+            verdict = "pass" if check.passed else "FAIL"
+            print(f"{verdict}: {check.claim}: {check.measured} {check.interval}")
+        print(f"wrote {folder}/report.md, report.html, data.h5")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mfpde`` command; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
             _run(args)
+        elif args.command == "verify":
+            _verify(args)
     except InputError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2

@@ -30,7 +30,19 @@ from mfpde.games import (
 from mfpde.problem import OptimisationProblem, Reference
 from mfpde.solver import solve
 
-__all__ = ["load_config", "Run", "Table", "domain_from_table", "time_options"]
+__all__ = [
+    "load_config",
+    "parse_tables",
+    "Run",
+    "OptimisationSetup",
+    "GameSetup",
+    "optimisation_setup",
+    "game_setup",
+    "PROBLEM_SETUPS",
+    "Table",
+    "domain_from_table",
+    "time_options",
+]
 
 
 class Table:
@@ -195,7 +207,30 @@ def _discretisation(cfg: dict) -> tuple[Any, Any, Callable]:
     return domain, Grid(domain, cells), solve
 
 
-def _optimisation(cfg: dict, text: str) -> Run:
+@dataclass
+class OptimisationSetup:
+    """A read optimisation problem (MATH §2.1, §3): the objects a :class:`Run` solves with.
+
+    ``solve`` is the backend's solver (:func:`mfpde.solve` on a finite-volume ``grid``, or the
+    DOLFINx one on a P1 space); ``time`` holds the keyword arguments of ``[time]``.
+    """
+
+    problem: OptimisationProblem
+    flow: Any
+    initial: str
+    grid: Any
+    solve: Callable
+    time: dict[str, Any]
+
+    def execute(self, progress: bool = True):
+        """Solve with the configured discretisation and time options."""
+        return self.solve(
+            self.problem, self.flow, self.initial, grid=self.grid, progress=progress, **self.time
+        )
+
+
+def optimisation_setup(cfg: dict) -> OptimisationSetup:
+    """Read ``[problem]`` (an optimisation), ``[domain]``, ``[flow]``, ``[initial]``, ``[time]``."""
     p = Table(
         cfg.get("problem", {}),
         "problem",
@@ -218,14 +253,38 @@ def _optimisation(cfg: dict, text: str) -> Run:
     options = time_options(cfg.get("time", {}))
     # Bind once now so that every input error surfaces before any work or output.
     problem.bind(grid.points, grid.weights, grid)
-
-    def execute(progress: bool = True):
-        return run(problem, flow, initial, grid=grid, progress=progress, **options)
-
-    return Run(execute, text, {"flow": flow.name, "domain": repr(grid)})
+    return OptimisationSetup(problem, flow, initial, grid, run, options)
 
 
-def _game(cfg: dict, text: str) -> Run:
+def _optimisation(cfg: dict, text: str) -> Run:
+    setup = optimisation_setup(cfg)
+    return Run(setup.execute, text, {"flow": setup.flow.name, "domain": repr(setup.grid)})
+
+
+@dataclass
+class GameSetup:
+    """A read game (MATH §2.2, §4): problem, flow, initial densities (μ, ν), grids, time."""
+
+    problem: GameProblem
+    flow: Any
+    densities: list[str]
+    grids: list[Grid]
+    time: dict[str, Any]
+
+    def execute(self, progress: bool = True):
+        """Solve with :func:`~mfpde.games.solve_game` on the configured grids."""
+        return solve_game(
+            self.problem,
+            self.flow,
+            *self.densities,
+            grid_mu=self.grids[0],
+            grid_nu=self.grids[1],
+            progress=progress,
+            **self.time,
+        )
+
+
+def game_setup(cfg: dict) -> GameSetup:
     """Read a game (MATH §2.2, §4): ``[problem] kind = "game"``, ``[domain_nu]`` for ν.
 
     Expressions for μ are in ``x``/``x1, x2, x3``, those for ν (``reference_nu``,
@@ -263,23 +322,22 @@ def _game(cfg: dict, text: str) -> Run:
     grids = [Grid(domain_mu, cells_mu), Grid(domain_nu, cells_nu)]
     # Bind once now so that every input error surfaces before any work or output.
     problem.bind(*(Quadrature(g.points, g.weights) for g in grids))
-
-    def execute(progress: bool = True):
-        return solve_game(
-            problem,
-            flow,
-            *densities,
-            grid_mu=grids[0],
-            grid_nu=grids[1],
-            progress=progress,
-            **options,
-        )
-
-    domains = f"{domain_mu.kind} {cells_mu} x {domain_nu.kind} {cells_nu}"
-    return Run(execute, text, {"flow": flow.name, "domain": domains})
+    return GameSetup(problem, flow, densities, grids, options)
 
 
-#: Readers per ``[problem] kind``.
+def _game(cfg: dict, text: str) -> Run:
+    setup = game_setup(cfg)
+    mu, nu = setup.grids
+    domains = f"{mu.domain.kind} {mu.shape} x {nu.domain.kind} {nu.shape}"
+    return Run(setup.execute, text, {"flow": setup.flow.name, "domain": domains})
+
+
+#: Readers per ``[problem] kind``: TOML tables → the problem's objects (a setup).
+PROBLEM_SETUPS: dict[str, Callable[[dict], OptimisationSetup | GameSetup]] = {
+    "optimisation": optimisation_setup,
+    "game": game_setup,
+}
+#: Readers per ``[problem] kind``: TOML tables and text → :class:`Run`.
 PROBLEM_KINDS: dict[str, Callable[[dict, str], Run]] = {
     "optimisation": _optimisation,
     "game": _game,
@@ -287,13 +345,16 @@ PROBLEM_KINDS: dict[str, Callable[[dict, str], Run]] = {
 TABLES = {"domain", "problem", "flow", "initial", "time"}
 
 
-def load_config(text: str) -> Run:
-    """Parse a TOML configuration (its text) into a :class:`Run`; raises ``InputError``."""
+def parse_tables(text: str, extra: frozenset[str] = frozenset()) -> tuple[dict, str]:
+    """Parse TOML text, check its tables (those of a run plus ``extra``); return it and its kind.
+
+    Raises ``InputError`` on invalid TOML, an unknown table or an unknown ``[problem] kind``.
+    """
     try:
         cfg = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"invalid TOML: {exc}") from None
-    allowed = TABLES | {"domain_nu"}
+    allowed = TABLES | {"domain_nu"} | extra
     unknown = sorted(set(cfg) - allowed)
     if unknown:
         raise InputError(f"unknown table [{unknown[0]}] (allowed: {', '.join(sorted(allowed))})")
@@ -302,4 +363,10 @@ def load_config(text: str) -> Run:
     )
     if "domain_nu" in cfg and kind != "game":
         raise InputError('[domain_nu] is only for games ([problem] kind = "game")')
+    return cfg, kind
+
+
+def load_config(text: str) -> Run:
+    """Parse a TOML configuration (its text) into a :class:`Run`; raises ``InputError``."""
+    cfg, kind = parse_tables(text)
     return PROBLEM_KINDS[kind](cfg, text)

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-__all__ = ["MeasureData", "write_h5", "read_h5"]
+__all__ = ["MeasureData", "atomic_path", "write_h5", "read_h5"]
 
 
 @dataclass
@@ -29,6 +31,25 @@ class MeasureData:
     density: np.ndarray
 
 
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` if the block completes.
+
+    The temporary file is in the same folder (so the rename is atomic) and is removed if the
+    block raises or is interrupted: ``path`` is either absent, its old version or complete.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_h5(
     path: str | os.PathLike,
     times: np.ndarray,
@@ -37,28 +58,19 @@ def write_h5(
     attrs: dict[str, str],
 ) -> Path:
     """Write a result atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            f["time"] = np.asarray(times, dtype=float)
-            for name, m in measures.items():
-                g = f.create_group(name)
-                g["points"] = m.points
-                g["weights"] = m.weights
-                g.create_dataset("density", data=m.density, compression="gzip", shuffle=True)
-            obs = f.create_group("observers")
-            for name, values in observers.items():
-                obs[name] = np.asarray(values, dtype=float)
-            for key, value in attrs.items():
-                f.attrs[key] = value
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f["time"] = np.asarray(times, dtype=float)
+        for name, m in measures.items():
+            g = f.create_group(name)
+            g["points"] = m.points
+            g["weights"] = m.weights
+            g.create_dataset("density", data=m.density, compression="gzip", shuffle=True)
+        obs = f.create_group("observers")
+        for name, values in observers.items():
+            obs[name] = np.asarray(values, dtype=float)
+        for key, value in attrs.items():
+            f.attrs[key] = value
+    return Path(path)
 
 
 def read_h5(path: str | os.PathLike) -> dict:

@@ -1,0 +1,137 @@
+"""``mfpde verify STUDY.toml [-o DIR]``: output folder, resume after a kill, bad input.
+
+The resume test starts the study in a subprocess, kills it (SIGKILL, no clean-up possible) once
+the first item file exists, checks that every item file left behind is complete, reruns, and
+compares the final numbers with those of an uninterrupted run: they must be identical, and the
+finished items must not have been recomputed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from mfpde.cli import main
+from verification.studies import run_study
+
+# WFR with an interaction (a nonlinear field, MATH §3), self-convergence in dt on 32 cells. The
+# levels take ~0.01, 0.02, 0.05, 0.1 and 2 s, so the kill lands in the middle of the study.
+STUDY = """\
+[study]
+kind = "discretisation_order"
+dt = [0.1, 0.05, 0.025, 0.0125, 0.0005]
+
+[domain]
+kind = "torus"
+cells = 32
+
+[problem]
+sigma = 0.5
+potential = "cos(x)"
+interaction = "2*cos(x - y)"
+reference = "exp(0.5*sin(2*x))"
+
+[flow]
+kind = "wfr"
+
+[initial]
+density = "exp(1.5*sin(x))"
+
+[time]
+t_end = 1.0
+dt = 0.1
+"""
+
+
+def _results(folder) -> dict[str, np.ndarray]:
+    with h5py.File(folder / "data.h5") as f:
+        out = {f"results/{k}": v[()] for k, v in f["results"].items()}
+        for key in f["items"]:
+            out.update({f"{key}/{k}": v[()] for k, v in f["items"][key].items()})
+    return out
+
+
+def test_verify_writes_the_default_folder(tmp_path, monkeypatch, capsys):
+    """Default DIR is out/<stem> in the working directory; the summary names each verdict."""
+    (tmp_path / "steps.toml").write_text(STUDY.replace(", 0.0005]", ", 0.003125]"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["verify", "steps.toml"]) == 0
+    out = capsys.readouterr().out
+    assert "pass: order 2 in dt" in out
+    assert (tmp_path / "out" / "steps" / "report.html").is_file()
+
+
+def test_interrupted_study_resumes_to_the_same_numbers(tmp_path):
+    path = tmp_path / "study.toml"
+    path.write_text(STUDY)
+    reference = run_study(STUDY, tmp_path / "uninterrupted", progress=False)
+    assert reference.passed
+
+    folder = tmp_path / "interrupted"
+    first = folder / "items" / "level0.npz"
+    command = [sys.executable, "-m", "mfpde.cli", "verify", str(path), "-o", str(folder), "-q"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not first.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the study finished before it was killed"
+    assert first.exists() and not (folder / "data.h5").exists()
+    finished = sorted(folder.glob("items/*.npz"))
+    assert 1 <= len(finished) < 5, [p.name for p in finished]
+    for item in finished:  # complete files only: each loads and carries its digest
+        with np.load(item) as f:
+            assert "_digest" in f.files and "density_mu" in f.files
+    stamps = {p.name: p.stat().st_mtime_ns for p in finished}
+
+    resumed = run_study(STUDY, folder, progress=False)
+    assert {p.name: p.stat().st_mtime_ns for p in finished} == stamps  # not recomputed
+    expected, got = _results(tmp_path / "uninterrupted"), _results(folder)
+    assert expected.keys() == got.keys()
+    for key in expected:
+        np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
+    assert resumed.outcome.data["order"] == reference.outcome.data["order"]
+
+
+def test_changed_config_recomputes_its_items(tmp_path):
+    """Item files carry the SHA-256 of the configuration: another t_end invalidates them."""
+    text = STUDY.replace(", 0.0005]", ", 0.003125]")
+    first = run_study(text, tmp_path, progress=False)
+    second = run_study(text.replace("t_end = 1.0", "t_end = 0.5"), tmp_path, progress=False)
+    assert not np.array_equal(first.outcome.data["errors"], second.outcome.data["errors"])
+    with np.load(tmp_path / "items" / "level0.npz") as f:
+        assert float(f["t_end"]) == 0.5
+
+
+BAD = {
+    "unknown study kind": ('kind = "discretisation_order"', 'kind = "wishful_thinking"'),
+    "unknown study key": ("[study]\n", "[study]\nlevels = 3\n"),
+    "no study table": ('[study]\nkind = "discretisation_order"\n', ""),
+    "too few levels": ("dt = [0.1, 0.05, 0.025, 0.0125, 0.0005]", "dt = [0.1, 0.05, 0.025]"),
+    "levels not a list": ("dt = [0.1, 0.05, 0.025, 0.0125, 0.0005]", "dt = 0.1\ncells = 32"),
+    "exact case mismatch": ("[study]\n", '[study]\nexact = "E2"\n'),
+    "unknown table": ("[flow]", "[flows]"),
+    "bad expression": ('"cos(x)"', '"cos(x"'),
+}
+
+
+@pytest.mark.parametrize("name", BAD)
+def test_bad_input_exits_2_with_one_line_and_no_files(name, tmp_path, capsys):
+    old, new = BAD[name]
+    assert old in STUDY
+    path = tmp_path / "bad.toml"
+    path.write_text(STUDY.replace(old, new))
+    out_dir = tmp_path / "out"
+    assert main(["verify", str(path), "-o", str(out_dir)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("error: ") and err.count("\n") == 1
+    assert not out_dir.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]

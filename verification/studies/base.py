@@ -1,0 +1,301 @@
+"""The study framework: registry, config reading, checkpointed items, verdicts and output.
+
+A *study* checks one claim of MATH.md by measurement. Its configuration is a run's TOML file
+(the tables of ``mfpde run``: ``[domain]``, ``[problem]``, ``[flow]``, ``[initial]``, ``[time]``)
+plus a ``[study]`` table whose ``kind`` names a registered study type. A study type is one module
+defining a subclass of :class:`Study` decorated with :func:`register_study`; it declares its
+``[study]`` keys, reads and checks everything in ``__init__`` (so bad input fails before any
+work or output), splits the work into independent :class:`Item` s (a run, a refinement level,
+an (N, replica) pair, ...), computes one item at a time (:meth:`Study.compute`) and finally turns
+all item results into checks, figures and report blocks (:meth:`Study.analyse`).
+
+:func:`run_study` drives it. Each item's result is checkpointed as soon as it is computed, as
+``DIR/items/<key>.npz`` written under a temporary name and renamed (so an interrupted run never
+leaves a corrupt file), tagged with the SHA-256 of the configuration text: a rerun with the same
+configuration skips the finished items, a changed configuration recomputes them. Under MPI
+(``mpiexec -n P``) the items are dealt round-robin to the ranks; rank 0 then reads every item
+file, analyses and writes ``DIR/data.h5`` (all measured data), the figures, ``DIR/report.md``
+and ``DIR/report.html``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, ClassVar
+
+import h5py
+import numpy as np
+from tqdm.auto import tqdm
+
+from mfpde.config import PROBLEM_SETUPS, Table, parse_tables
+from mfpde.errors import InputError, MfpdeError
+from mfpde.storage import atomic_path
+from verification.studies.report import Block, Code, Heading, Image, TableBlock, write_reports
+
+__all__ = [
+    "STUDY_KINDS",
+    "register_study",
+    "Item",
+    "Check",
+    "Outcome",
+    "Study",
+    "ItemStore",
+    "load_study",
+    "run_study",
+    "mpi_world",
+    "save_png",
+    "StudyResult",
+]
+
+#: Registered study types by ``[study] kind``.
+STUDY_KINDS: dict[str, type[Study]] = {}
+
+
+def register_study(cls: type[Study]) -> type[Study]:
+    """Class decorator: register a :class:`Study` subclass under its ``kind``."""
+    if cls.kind in STUDY_KINDS:
+        raise ValueError(f"study kind {cls.kind!r} registered twice")
+    STUDY_KINDS[cls.kind] = cls
+    return cls
+
+
+@dataclass(frozen=True)
+class Item:
+    """One independent unit of work: ``key`` names its checkpoint file, ``params`` its inputs."""
+
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One verdict: the claim, what was measured (with its 95 % interval) and the margin.
+
+    ``margin`` is signed: ≥ 0 when the claim holds (e.g. measured rate − claimed rate, or
+    1 − max L_t / bound_t).
+    """
+
+    claim: str
+    measured: str
+    interval: str
+    passed: bool
+    margin: float
+    margin_text: str = ""
+
+
+@dataclass
+class Outcome:
+    """What :meth:`Study.analyse` returns: checks, report blocks and data for ``/results``."""
+
+    checks: list[Check]
+    blocks: list[Block]
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Study(ABC):
+    """A study type (module docstring). Subclasses set ``kind``, ``keys`` and ``title``.
+
+    Parameters
+    ----------
+    cfg : dict
+        The parsed TOML tables without ``[study]``.
+    study : Table
+        ``[study]``, checked against ``{"kind"} | keys``.
+    problem_kind : str
+        ``[problem] kind`` (``"optimisation"`` or ``"game"``).
+    """
+
+    kind: ClassVar[str]
+    keys: ClassVar[frozenset[str]] = frozenset()
+    title: ClassVar[str]
+
+    def __init__(self, cfg: dict, study: Table, problem_kind: str):
+        self.cfg, self.study, self.problem_kind = cfg, study, problem_kind
+
+    def setup(self, cfg: dict | None = None):
+        """The problem's objects read from ``cfg`` (default: the study's tables)."""
+        return PROBLEM_SETUPS[self.problem_kind](self.cfg if cfg is None else cfg)
+
+    @abstractmethod
+    def items(self) -> list[Item]:
+        """The independent items, in a fixed order."""
+
+    @abstractmethod
+    def compute(self, item: Item, progress: bool) -> dict[str, np.ndarray]:
+        """One item's measured arrays (numbers are stored as 0-d arrays)."""
+
+    @abstractmethod
+    def analyse(self, results: dict[str, dict[str, np.ndarray]], folder: Path) -> Outcome:
+        """Checks and report from every item's result (``results[item.key]``).
+
+        Figures are written into ``folder`` (see :func:`save_png`).
+        """
+
+
+def load_study(text: str) -> Study:
+    """Read a study configuration (TOML text); raises ``InputError`` on any bad input."""
+    cfg, problem_kind = parse_tables(text, frozenset({"study"}))
+    if "study" not in cfg:
+        raise InputError(f"a study needs a [study] table with kind ({', '.join(STUDY_KINDS)})")
+    data = cfg.pop("study")
+    kind = Table(data, "study", set(data)).string("kind", None, tuple(STUDY_KINDS))
+    if kind is None:
+        raise InputError(f"[study] needs the key 'kind' ({', '.join(STUDY_KINDS)})")
+    cls = STUDY_KINDS[kind]
+    return cls(cfg, Table(data, "study", {"kind"} | cls.keys), problem_kind)
+
+
+class ItemStore:
+    """Checkpoints ``folder/<key>.npz`` of one configuration (its text's SHA-256 ``digest``)."""
+
+    def __init__(self, folder: Path, digest: str):
+        self.folder, self.digest = Path(folder), digest
+
+    def path(self, item: Item) -> Path:
+        return self.folder / f"{item.key}.npz"
+
+    def load(self, item: Item) -> dict[str, np.ndarray] | None:
+        """The stored result, or None if absent or from another configuration."""
+        try:
+            with np.load(self.path(item), allow_pickle=False) as f:
+                if str(f["_digest"]) != self.digest:
+                    return None
+                return {k: f[k] for k in f.files if not k.startswith("_")}
+        except FileNotFoundError:
+            return None
+
+    def save(self, item: Item, result: dict[str, np.ndarray]) -> None:
+        """Write atomically (temporary file, then rename)."""
+        with atomic_path(self.path(item)) as tmp, open(tmp, "wb") as f:
+            np.savez(f, _digest=np.str_(self.digest), **result)
+
+
+def save_png(ax, folder: Path, name: str, caption: str) -> Image:
+    """Save the figure of ``ax`` as ``folder/name`` (atomically); return its report block."""
+    with atomic_path(folder / name) as tmp:
+        ax.figure.savefig(tmp, dpi=110, format="png")
+    return Image(name, caption)
+
+
+def mpi_world():
+    """``MPI.COMM_WORLD`` when launched by ``mpiexec`` with more than one rank, else None.
+
+    mpi4py is imported only then, so serial runs never initialise MPI.
+    """
+    size = int(os.environ.get("PMI_SIZE", os.environ.get("OMPI_COMM_WORLD_SIZE", "1")))
+    if size <= 1:
+        return None
+    from mpi4py import MPI
+
+    return MPI.COMM_WORLD
+
+
+def versions() -> dict[str, str]:
+    """Versions of the software the numbers depend on."""
+    out = {name: version(name) for name in ("mfpde", "numpy", "scipy", "h5py")}
+    return {**out, "python": platform.python_version()}
+
+
+def _compute_items(
+    study: Study, store: ItemStore, rank: int, size: int, progress: bool
+) -> MfpdeError | None:
+    """Compute this rank's unfinished items (round-robin); return the error met, or None."""
+    items = study.items()
+    mine = [item for i, item in enumerate(items) if i % size == rank]
+    todo = [item for item in mine if store.load(item) is None]
+    inner = progress and len(items) == 1  # one item: show the solver's own progress bar
+    try:
+        for item in tqdm(todo, desc=study.kind, disable=not progress or inner, leave=False):
+            store.save(item, study.compute(item, inner))
+    except MfpdeError as exc:  # returned, so that every rank learns of it (no deadlock)
+        return exc
+    return None
+
+
+def _write_data(path: Path, study: Study, text: str, results, outcome: Outcome) -> None:
+    """``data.h5``: ``/items/<key>/<name>`` (with ``params``), ``/results/<name>``, attributes."""
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        for item in study.items():
+            group = f.create_group(f"items/{item.key}")
+            group.attrs["params"] = json.dumps(item.params)
+            for name, value in results[item.key].items():
+                group[name] = value
+        results_group = f.create_group("results")
+        for name, value in outcome.data.items():
+            results_group[name] = value
+        f.attrs["config"] = text
+        f.attrs["kind"] = study.kind
+        f.attrs["passed"] = all(c.passed for c in outcome.checks)
+        f.attrs["checks"] = json.dumps([c.__dict__ for c in outcome.checks])
+        for name, value in versions().items():
+            f.attrs[f"version_{name}"] = value
+
+
+def _report_blocks(study: Study, text: str, outcome: Outcome, ranks: int) -> list[Block]:
+    passed = all(c.passed for c in outcome.checks)
+    rows = [
+        [c.claim, c.measured, c.interval, "pass" if c.passed else "**FAIL**", c.margin_text]
+        for c in outcome.checks
+    ]
+    return [
+        Heading(f"Verification study: {study.title}", 1),
+        f"**Verdict: {'PASS' if passed else 'FAIL'}** ({sum(c.passed for c in outcome.checks)} "
+        f"of {len(outcome.checks)} checks hold). Study kind `{study.kind}`, "
+        f"{len(study.items())} items, {ranks} MPI rank(s).",
+        TableBlock(["claim", "measured", "95 % interval", "verdict", "margin"], rows),
+        *outcome.blocks,
+        Heading("Configuration"),
+        Code(text, "toml"),
+        Heading("Versions"),
+        TableBlock(["package", "version"], [[k, v] for k, v in versions().items()]),
+    ]
+
+
+@dataclass
+class StudyResult:
+    """The outcome of :func:`run_study` and the files it wrote."""
+
+    study: Study
+    outcome: Outcome
+    paths: list[Path]
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.outcome.checks)
+
+
+def run_study(text: str, folder: Path, progress: bool = True, comm=None) -> StudyResult | None:
+    """Run the study of a configuration text into ``folder`` (module docstring).
+
+    ``comm``: an mpi4py communicator (items dealt round-robin, rank 0 writes), or None (serial).
+    Returns the result on rank 0 and None on the other ranks. All input errors are raised
+    before ``folder`` is created.
+    """
+    study = load_study(text)
+    rank, size = (comm.rank, comm.size) if comm is not None else (0, 1)
+    folder = Path(folder)
+    store = ItemStore(folder / "items", hashlib.sha256(text.encode()).hexdigest())
+    error = _compute_items(study, store, rank, size, progress and rank == 0)
+    errors = comm.allgather(error) if comm is not None else [error]
+    failed = next((e for e in errors if e is not None), None)
+    if failed is not None:
+        raise failed
+    if rank != 0:
+        return None
+    results = {}
+    for item in study.items():
+        results[item.key] = store.load(item)
+        if results[item.key] is None:
+            raise RuntimeError(f"item {item.key!r} missing from {store.folder}")
+    outcome = study.analyse(results, folder)
+    _write_data(folder / "data.h5", study, text, results, outcome)
+    blocks = _report_blocks(study, text, outcome, size)
+    paths = [folder / "data.h5", *write_reports(folder, blocks, study.title)]
+    return StudyResult(study, outcome, paths)
