@@ -1,7 +1,9 @@
 """Command line: ``mfpde run CONFIG.toml [-o OUT.h5]`` and ``mfpde verify STUDY.toml [-o DIR]``.
 
 Exit codes: 0 on success; 2 on bad input (one line ``error: ...`` on stderr, no output file);
-1 if the solver meets a non-finite or non-positive density (same one-line form).
+1 if the solver meets a non-finite or non-positive density (same one-line form); for
+``verify``, 3 if the study ran but one of its claims failed (the report says which).
+Under ``mpiexec`` only rank 0 prints.
 """
 
 from __future__ import annotations
@@ -14,6 +16,16 @@ from pathlib import Path
 from mfpde.errors import InputError, NumericalError
 
 __all__ = ["main"]
+
+
+#: Exit code of ``mfpde verify`` when a claim of the study fails.
+VERDICT_FAILED = 3
+
+
+def _rank() -> int:
+    """This process's MPI rank if mpi4py is loaded (the DOLFINx backend, MPI studies), else 0."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    return mpi.COMM_WORLD.rank if mpi is not None else 0
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,11 +67,11 @@ def _run(args: argparse.Namespace) -> None:
     output = args.output or args.config.with_suffix(".h5")
     result = load_config(text).execute(not args.quiet)
     result.save(output, text)
-    if not args.quiet:
+    if not args.quiet and _rank() == 0:
         print(f"wrote {output} ({len(result.times)} saved states up to t = {result.times[-1]:g})")
 
 
-def _verify(args: argparse.Namespace) -> None:
+def _verify(args: argparse.Namespace) -> int:
     """Run a study; items are checkpointed under DIR/items, so a rerun resumes (under MPI the
     items are dealt to the ranks and rank 0 writes)."""
     from verification.studies import mpi_world, run_study
@@ -70,11 +82,14 @@ def _verify(args: argparse.Namespace) -> None:
         raise InputError(f"cannot read {args.study}: {exc.strerror}") from None
     folder = args.output or Path("out") / args.study.stem
     result = run_study(text, folder, progress=not args.quiet, comm=mpi_world())
-    if result is not None and not args.quiet:
+    if result is None:  # ranks other than 0
+        return 0
+    if not args.quiet:
         for check in result.outcome.checks:
             verdict = "pass" if check.passed else "FAIL"
             print(f"{verdict}: {check.claim}: {check.measured} {check.interval}")
         print(f"wrote {folder}/report.md, report.html, data.h5")
+    return 0 if result.passed else VERDICT_FAILED
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,13 +99,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             _run(args)
         elif args.command == "verify":
-            _verify(args)
-    except InputError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return 2
-    except NumericalError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return 1
+            return _verify(args)
+    except (InputError, NumericalError) as exc:
+        if _rank() == 0:
+            sys.stderr.write(f"error: {exc}\n")
+        return 2 if isinstance(exc, InputError) else 1
     return 0
 
 

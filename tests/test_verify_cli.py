@@ -68,6 +68,17 @@ def test_verify_writes_the_default_folder(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "out" / "steps" / "report.html").is_file()
 
 
+def test_a_failed_claim_exits_with_code_3(tmp_path, capsys):
+    """The study runs and writes its report, but a claim (order 3 for Strang) fails: exit 3."""
+    path = tmp_path / "steps.toml"
+    path.write_text(
+        STUDY.replace(", 0.0005]", ", 0.003125]").replace("[study]", "[study]\nexpected_order = 3")
+    )
+    assert main(["verify", str(path), "-o", str(tmp_path / "out")]) == 3
+    assert "FAIL: order 3 in dt" in capsys.readouterr().out
+    assert (tmp_path / "out" / "report.md").is_file()
+
+
 def test_interrupted_study_resumes_to_the_same_numbers(tmp_path):
     path = tmp_path / "study.toml"
     path.write_text(STUDY)

@@ -40,10 +40,9 @@ from tqdm.auto import tqdm
 from mfpde.config import load_config
 from mfpde.domains import Torus
 from mfpde.energies import Potential
-from mfpde.equilibrium import gibbs_minimiser
 from mfpde.flows import FLOW_DEFAULTS
-from mfpde.fv import FlowOperator, Grid
-from mfpde.lyapunov import fit_rate, spectral_gap
+from mfpde.fv import Grid
+from mfpde.lyapunov import fit_rate, fokker_planck_gap
 from mfpde.plotting import new_axes, plot_densities, plot_lyapunov, save_figure
 from mfpde.problem import OptimisationProblem
 from mfpde.solver import Solution
@@ -101,20 +100,6 @@ class Settings:
         )
 
 
-def fokker_planck_gap(settings: Settings) -> float:
-    r"""Spectral gap λ₁ of the discrete Fokker-Planck generator at μ* (MATH §5.3).
-
-    Built on the grid of the runs from the Scharfetter-Gummel matrix A with field h = V, so
-    ρ' = Aρ is exactly the transport part the stepper advances.
-    """
-    grid = Grid(Torus(1), settings.cells)
-    problem = OptimisationProblem(Torus(1), Potential(settings.potential), settings.sigma)
-    bound = problem.bind(grid.points, grid.weights, grid)
-    rho_star = gibbs_minimiser(bound)
-    operator = FlowOperator(grid, bound.log_pi, settings.sigma, settings.gamma, 0.0)
-    return spectral_gap(operator.transport_matrix(bound.energy.first_variation(rho_star)), rho_star)
-
-
 @dataclass
 class FlowResult:
     """One flow's run and its rates: measured (fits of MATH §5) and theory."""
@@ -140,7 +125,9 @@ class FlowResult:
 
 def optimisation_runs(settings: Settings = Settings(), progress: bool = True) -> list[FlowResult]:
     """Solve the three flows of the default problem and fit their rates (module docstring)."""
-    lam = fokker_planck_gap(settings)
+    domain = Torus(1)
+    problem = OptimisationProblem(domain, Potential(settings.potential), settings.sigma)
+    lam = fokker_planck_gap(problem, Grid(domain, settings.cells), settings.gamma)
     ac = settings.alpha * settings.sigma
     theory = {
         "fisher_rao": (2 * ac, "2ασ"),

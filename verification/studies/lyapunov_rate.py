@@ -41,26 +41,16 @@ from mfpde.config import Table
 from mfpde.equilibrium import gibbs_minimiser
 from mfpde.errors import InputError
 from mfpde.fv.grid import Grid
-from mfpde.fv.operator import FlowOperator
-from mfpde.lyapunov import spectral_gap
+from mfpde.lyapunov import fokker_planck_gap
 from mfpde.plotting import FIT_WINDOW, plot_lyapunov
 from verification.studies.base import Check, Item, Outcome, Study, register_study, save_png
 from verification.studies.report import Heading, TableBlock
 from verification.studies.stats import fit_decay_rate
 
-__all__ = ["LyapunovRate", "generator_gap", "bakry_emery_constant"]
+__all__ = ["LyapunovRate", "bakry_emery_constant"]
 
 #: Relative slack of the bound check: L_t and e^{−rt} L_0 are sums of O(n) rounded terms.
 BOUND_ROUND_OFF = 1e-9
-
-
-def generator_gap(setup) -> float:
-    """λ₁ of the discrete Fokker-Planck generator at μ* with the field δF/δμ(μ*) (MATH §5.3)."""
-    bound = setup.problem.bind(setup.grid.points, setup.grid.weights, setup.grid)
-    rho_star = gibbs_minimiser(bound)
-    operator = FlowOperator(setup.grid, bound.log_pi, bound.sigma, setup.flow.gamma, 0.0)
-    field = bound.energy.first_variation(rho_star)
-    return spectral_gap(operator.transport_matrix(field), rho_star)
 
 
 def bakry_emery_constant(setup) -> float | None:
@@ -133,7 +123,9 @@ class LyapunovRate(Study):
         else:
             result.update(final_mu=solution.density[-1], minimiser_mu=solution.minimiser)
         if not self.game and self.run.flow.gamma:
-            result["spectral_gap"] = np.float64(generator_gap(self.run))
+            result["spectral_gap"] = np.float64(
+                fokker_planck_gap(self.run.problem, self.run.grid, self.run.flow.gamma)
+            )
             kappa = bakry_emery_constant(self.run)
             if kappa is not None:
                 result["bakry_emery"] = np.float64(kappa)
