@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,7 @@ from mfpde.games import (
     Quadrature,
     game_flow,
     solve_game,
+    sphere_game,
 )
 from mfpde.problem import OptimisationProblem, Reference
 from mfpde.solver import solve
@@ -174,7 +175,6 @@ class Run:
 
     execute: Callable[[bool], Any]
     text: str
-    summary: dict[str, str] = field(default_factory=dict)
 
 
 def _energy(t: Table) -> Energy:
@@ -188,23 +188,37 @@ def _energy(t: Table) -> Energy:
     return parts[0] if len(parts) == 1 else parts[0] + parts[1]
 
 
-def _discretisation(cfg: dict) -> tuple[Any, Any, Callable]:
-    """``[domain]`` → (domain, grid or P1 space, solve) for its ``backend``.
+@dataclass
+class Discretisation:
+    """A read ``[domain]``: the problem's domain, its grid (or P1 space) and the backend's solvers.
+
+    ``solve`` has the signature of :func:`mfpde.solve` and ``solve_game`` that of
+    :func:`mfpde.games.solve_game` (grids as keywords ``grid``, ``grid_mu``, ``grid_nu``).
+    """
+
+    domain: Any
+    grid: Any
+    solve: Callable
+    solve_game: Callable
+
+
+def _discretisation(cfg: dict, name: str = "domain") -> Discretisation:
+    """``[domain]`` (or ``[domain_nu]``) → :class:`Discretisation` for its ``backend``.
 
     ``backend = "fv"`` (finite volumes, the default) or ``"dolfinx"`` (P1 finite elements, the
     default for the kinds ``"sphere"`` and ``"mesh"``; read by :mod:`mfpde.fem.config`).
     """
-    data = cfg.get("domain", {})
+    data = cfg.get(name, {})
     mesh_kind = isinstance(data, dict) and data.get("kind") in ("sphere", "mesh")
-    backend = Table(data, "domain", set(data)).string(
+    backend = Table(data, name, set(data)).string(
         "backend", "dolfinx" if mesh_kind else "fv", ("fv", "dolfinx")
     )
     if backend == "dolfinx":
         from mfpde.fem.config import discretisation  # imports DOLFINx only when asked for
 
-        return discretisation(data, cfg.get("time", {}))
-    domain, cells = domain_from_table({k: v for k, v in data.items() if k != "backend"})
-    return domain, Grid(domain, cells), solve
+        return discretisation(data, cfg.get("time", {}), name)
+    domain, cells = domain_from_table({k: v for k, v in data.items() if k != "backend"}, name)
+    return Discretisation(domain, Grid(domain, cells), solve, solve_game)
 
 
 @dataclass
@@ -236,7 +250,8 @@ def optimisation_setup(cfg: dict) -> OptimisationSetup:
         "problem",
         {"kind", "sigma", "reference", "potential", "interaction"},
     )
-    domain, grid, run = _discretisation(cfg)
+    d = _discretisation(cfg)
+    domain, grid, run = d.domain, d.grid, d.solve
     problem = OptimisationProblem(
         domain,
         _energy(p),
@@ -258,7 +273,7 @@ def optimisation_setup(cfg: dict) -> OptimisationSetup:
 
 def _optimisation(cfg: dict, text: str) -> Run:
     setup = optimisation_setup(cfg)
-    return Run(setup.execute, text, {"flow": setup.flow.name, "domain": repr(setup.grid)})
+    return Run(setup.execute, text)
 
 
 @dataclass
@@ -268,12 +283,13 @@ class GameSetup:
     problem: GameProblem
     flow: Any
     densities: list[str]
-    grids: list[Grid]
+    grids: list[Any]
+    solve: Callable
     time: dict[str, Any]
 
     def execute(self, progress: bool = True):
-        """Solve with :func:`~mfpde.games.solve_game` on the configured grids."""
-        return solve_game(
+        """Solve with the backend's game solver (:func:`~mfpde.games.solve_game`) on the grids."""
+        return self.solve(
             self.problem,
             self.flow,
             *self.densities,
@@ -284,28 +300,44 @@ class GameSetup:
         )
 
 
+def _payoff(p: Table, dims: tuple[int, int]) -> Bilinear:
+    """``payoff``: an expression in x and y, a callable, or ``"builtin:NAME"`` (``payoff_seed``)."""
+    text = p.expression("payoff")
+    if not text.startswith("builtin:"):
+        if "payoff_seed" in p.data:
+            raise InputError("[problem] payoff_seed is only for a built-in payoff ('builtin:...')")
+        return Bilinear(text)
+    name = text.removeprefix("builtin:")
+    if dims != (3, 3):
+        raise InputError(f"[problem] payoff {text!r} is a game on S² × S² (kind = 'sphere')")
+    seed = p.data.get("payoff_seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError(f"[problem] payoff_seed must be an integer >= 0, got {seed!r}")
+    return sphere_game(name, seed)
+
+
 def game_setup(cfg: dict) -> GameSetup:
     """Read a game (MATH §2.2, §4): ``[problem] kind = "game"``, ``[domain_nu]`` for ν.
 
     Expressions for μ are in ``x``/``x1, x2, x3``, those for ν (``reference_nu``,
-    ``density_nu``) in ``y``/``y1, y2, y3``; the payoff ℓ uses both.
+    ``density_nu``) in ``y``/``y1, y2, y3``; the payoff ℓ uses both. Both players are on the
+    same backend (finite volumes, or P1 with ``backend = "dolfinx"``); the sphere games of
+    [003] §5.1 are ``payoff = "builtin:ell_a"`` or ``"builtin:ell_b"`` with ``payoff_seed``.
     """
     p = Table(
         cfg.get("problem", {}),
         "problem",
-        {"kind", "payoff", "sigma", "reference_mu", "reference_nu"},
+        {"kind", "payoff", "payoff_seed", "sigma", "reference_mu", "reference_nu"},
     )
-    domain_mu, cells_mu = domain_from_table(cfg.get("domain", {}))
-    domain_nu, cells_nu = (
-        domain_from_table(cfg["domain_nu"], "domain_nu")
-        if "domain_nu" in cfg
-        else (domain_mu, cells_mu)
-    )
+    d_mu = _discretisation(cfg, "domain")
+    d_nu = _discretisation(cfg, "domain_nu") if "domain_nu" in cfg else d_mu
+    if type(d_mu.grid) is not type(d_nu.grid):
+        raise InputError("[domain] and [domain_nu] must use the same backend")
     p.required("payoff")
     problem = GameProblem(
-        domain_mu,
-        domain_nu,
-        Bilinear(p.expression("payoff")),
+        d_mu.domain,
+        d_nu.domain,
+        _payoff(p, (d_mu.grid.dim, d_nu.grid.dim)),
         p.number("sigma", 1.0, minimum=0.0),
         Reference(p.expression("reference_mu", "uniform")),
         Reference(p.expression("reference_nu", "uniform")),
@@ -319,17 +351,14 @@ def game_setup(cfg: dict) -> GameSetup:
     initial = Table(cfg.get("initial", {}), "initial", {"density_mu", "density_nu"})
     densities = [initial.expression(f"density_{k}", "1") for k in ("mu", "nu")]
     options = time_options(cfg.get("time", {}))
-    grids = [Grid(domain_mu, cells_mu), Grid(domain_nu, cells_nu)]
+    grids = [d_mu.grid, d_nu.grid]
     # Bind once now so that every input error surfaces before any work or output.
     problem.bind(*(Quadrature(g.points, g.weights) for g in grids))
-    return GameSetup(problem, flow, densities, grids, options)
+    return GameSetup(problem, flow, densities, grids, d_mu.solve_game, options)
 
 
 def _game(cfg: dict, text: str) -> Run:
-    setup = game_setup(cfg)
-    mu, nu = setup.grids
-    domains = f"{mu.domain.kind} {mu.shape} x {nu.domain.kind} {nu.shape}"
-    return Run(setup.execute, text, {"flow": setup.flow.name, "domain": domains})
+    return Run(game_setup(cfg).execute, text)
 
 
 #: Readers per ``[problem] kind``: TOML tables → the problem's objects (a setup).

@@ -8,7 +8,7 @@ from conftest import assert_invariants
 
 from mfpde.cli import main
 from mfpde.config import load_config
-from mfpde.fem import icosphere
+from mfpde.fem import P1Space, icosphere
 from mfpde.storage import read_h5
 
 TAIL = """
@@ -57,8 +57,8 @@ def test_sphere_config_runs_through_the_cli(tmp_path):
 def test_mesh_kinds_solve_e1_exactly(domain, dofs):
     """Each kind gives a P1 space whose Fisher-Rao run is E1 (MATH §3.1) to round-off."""
     run = load_config(_config(f"[domain]\n{domain}\n", "x1", "exp(x1)"))
-    assert run.summary["domain"].startswith("P1Space")
     sol = run.execute(False)
+    assert isinstance(sol.grid, P1Space)
     assert dofs is None or sol.grid.size == dofs
     x = sol.grid.points[:, 0]
     decay = np.exp(-0.5 * 1.0)  # e^{−ασt}, α = 1, σ = 0.5, t = 1
@@ -106,3 +106,65 @@ def test_bad_configs_exit_2_and_write_nothing(tmp_path, capsys, domain, extra, m
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
     assert not (tmp_path / "bad.h5").exists()
+
+
+SPHERE_GAME = """\
+[problem]
+kind = "game"
+payoff = "builtin:ell_b"
+payoff_seed = 1
+sigma = 0.5
+
+[domain]
+kind = "sphere"
+refinement = 2
+
+[flow]
+kind = "fisher_rao"
+
+[time]
+t_end = 10.0
+dt = 0.05
+save_every = 20
+"""
+
+
+BOX_NU = '[domain_nu]\nkind = "box"\nlower = [0, 0, 0]\nupper = [1, 1, 1]\ncells = 3\n'
+
+
+def test_builtin_sphere_game_config_meets_the_lyapunov_bound(tmp_path):
+    """[003] §5.1 ℓ_b on S² × S² from a config: L_t ≤ e^{−ασt}L_0, NI → 0 (MATH §5.2)."""
+    path = tmp_path / "game.toml"
+    path.write_text(SPHERE_GAME)
+    assert main(["run", str(path), "-q"]) == 0
+    data = read_h5(tmp_path / "game.h5")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "game.h5", "game.toml", "game_mu.bp", "game_nu.bp"
+    ]  # fmt: skip
+    t, lyapunov = data["time"], data["observers"]["lyapunov"]
+    # Strang splitting perturbs the continuous bound at O(τ²) relative (as for the API test)
+    assert np.all(lyapunov <= 1.01 * lyapunov[0] * np.exp(-0.5 * t))
+    assert data["attrs"]["rate_lyapunov"] >= 0.5
+    assert data["attrs"]["mne_residual"] < 1e-10
+    # NI quadratic in the distance to the MNE: L_t/L_0 ≈ e^{−10} gives NI/NI_0 ≈ e^{−10} (4.5e-5)
+    assert data["observers"]["ni_error"][-1] < 1e-4 * data["observers"]["ni_error"][0]
+    np.testing.assert_array_equal(data["nu"]["points"], icosphere(2).points)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (('payoff = "builtin:ell_b"', 'payoff = "builtin:ell_c"'), "unknown built-in game"),
+        (("payoff_seed = 1", "payoff_seed = -1"), "payoff_seed must be"),
+        (('payoff = "builtin:ell_b"', 'payoff = "x1*y1"'), "payoff_seed is only"),
+        (('kind = "sphere"\nrefinement = 2', 'kind = "torus"\ncells = 8'), "is a game on S²"),
+        (("[flow]", f"{BOX_NU}\n[flow]"), "same backend"),
+    ],
+)  # fmt: skip
+def test_bad_game_configs_exit_2_and_write_nothing(tmp_path, capsys, edit, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(SPHERE_GAME.replace(*edit))
+    assert main(["run", str(path), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]

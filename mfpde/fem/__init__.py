@@ -18,7 +18,7 @@ from mfpde.fem.meshes import (
     read_msh,
 )
 from mfpde.fem.operator import P1FlowOperator
-from mfpde.fem.solve import FemSolution, solve
+from mfpde.fem.solve import FemGameSolution, FemSolution, solve, solve_game
 from mfpde.fem.space import P1Space
 
 __all__ = [
@@ -32,5 +32,7 @@ __all__ = [
     "P1FlowOperator",
     "P1Space",
     "FemSolution",
+    "FemGameSolution",
     "solve",
+    "solve_game",
 ]

@@ -15,12 +15,10 @@ The transport scheme is backward Euler in the Slotboom variable: ``[time] scheme
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from mfpde.config import Table, domain_from_table
+from mfpde.config import Discretisation, Table, domain_from_table
 from mfpde.errors import InputError
 from mfpde.fem.meshes import Sphere, box_mesh, disk_mesh, icosphere, lshape_mesh, read_msh
-from mfpde.fem.solve import FemSolution, solve
+from mfpde.fem.solve import FemSolution, solve, solve_game
 from mfpde.fem.space import P1Space
 
 __all__ = ["discretisation"]
@@ -29,31 +27,35 @@ KINDS = ("sphere", "mesh", "interval", "box")
 SHAPES = ("disk", "lshape")
 
 
-def discretisation(data: dict, time: dict) -> tuple[object, P1Space, Callable[..., FemSolution]]:
-    """``[domain]`` (and ``[time]`` for its scheme) → (domain of the problem, P1 space, solver).
+def discretisation(data: dict, time: dict, name: str = "domain") -> Discretisation:
+    """``[domain]`` (or ``[domain_nu]``) and ``[time]`` (for its scheme) → a P1 discretisation.
 
-    The solver has the signature of :func:`mfpde.solve` with the space as ``grid``.
+    Its solvers have the signatures of :func:`mfpde.solve` (the space as ``grid``) and of
+    :func:`mfpde.games.solve_game` (the spaces as ``grid_mu``, ``grid_nu``).
     """
-    t = Table(data, "domain", set(data))
+    t = Table(data, name, set(data))
     kind = t.string("kind", None, KINDS)
     scheme = time.get("scheme", "implicit_euler") if isinstance(time, dict) else "implicit_euler"
     if scheme != "implicit_euler":
         raise InputError(f'[time] scheme = {scheme!r}: backend = "dolfinx" has "implicit_euler"')
     if kind == "sphere":
-        t = Table(data, "domain", {"kind", "backend", "refinement"})
+        t = Table(data, name, {"kind", "backend", "refinement"})
         t.required("refinement")
         domain, mesh = Sphere(), icosphere(t.integer("refinement"))
     elif kind == "mesh":
         mesh = _mesh(data)
         domain = mesh
     else:
-        domain, cells = domain_from_table({k: v for k, v in data.items() if k != "backend"})
+        domain, cells = domain_from_table({k: v for k, v in data.items() if k != "backend"}, name)
         mesh = box_mesh(domain, cells)
 
     def run(problem, flow, initial, *, grid: P1Space, scheme: str, **options) -> FemSolution:
         return solve(problem, flow, initial, space=grid, **options)
 
-    return domain, P1Space(mesh), run
+    def run_game(problem, flow, mu, nu, *, grid_mu, grid_nu, scheme: str, **options):
+        return solve_game(problem, flow, mu, nu, space_mu=grid_mu, space_nu=grid_nu, **options)
+
+    return Discretisation(domain, P1Space(mesh), run, run_game)
 
 
 def _mesh(data: dict):

@@ -1,4 +1,4 @@
-"""Solve an optimisation flow with the DOLFINx backend; write HDF5 (rank 0) and VTX (MATH §3, §8).
+"""Solve flows and games with the DOLFINx backend; write HDF5 (rank 0) and VTX (MATH §3, §4, §8).
 
 The run itself is :func:`mfpde.solver.solve` with the P1 operator: the same stepper, observers
 and Gibbs minimiser as the finite volumes, on the global vectors of a :class:`P1Space`. Every
@@ -31,11 +31,13 @@ from mfpde.fem.meshes import SimplexMesh
 from mfpde.fem.operator import P1FlowOperator
 from mfpde.fem.space import P1Space
 from mfpde.flows import Flow
+from mfpde.games import GameFlow, GameProblem, GameSolution
+from mfpde.games import solve_game as solve_flow_game
 from mfpde.problem import OptimisationProblem
 from mfpde.solver import Solution
 from mfpde.solver import solve as solve_flow
 
-__all__ = ["solve", "FemSolution", "write_vtx"]
+__all__ = ["solve", "solve_game", "FemSolution", "FemGameSolution", "write_vtx", "write_on_rank_0"]
 
 
 def write_vtx(path: str | os.PathLike, space: P1Space, times, density: np.ndarray) -> Path:
@@ -51,23 +53,74 @@ def write_vtx(path: str | os.PathLike, space: P1Space, times, density: np.ndarra
     return path
 
 
+def write_on_rank_0(comm: MPI.Comm, write: Callable[[], object]) -> None:
+    """Run ``write`` on rank 0 only; an error there is raised on every rank (no deadlock)."""
+    error = None
+    if comm.rank == 0:
+        try:
+            write()
+        except OSError as exc:
+            error = exc
+    if comm.bcast(error is not None, root=0):
+        raise error or OSError("rank 0 could not write the output file")
+
+
 class FemSolution(Solution):
     """A :class:`~mfpde.solver.Solution` whose ``grid`` is a :class:`P1Space`."""
 
     def save(self, path, config: str = "", vtx: bool = True) -> None:
         """Write the HDF5 file on rank 0 and (``vtx``) ``PATH.bp`` for ParaView, collectively."""
-        comm = self.grid.comm
-        error = None
-        if comm.rank == 0:
-            try:
-                super().save(path, config)
-            except OSError as exc:  # re-raised after telling the other ranks (no deadlock)
-                error = exc
-        if comm.bcast(error is not None, root=0):
-            raise error or OSError(f"rank 0 could not write {path}")
+        write_on_rank_0(self.grid.comm, lambda: super(FemSolution, self).save(path, config))
         if vtx:
             write_vtx(Path(path).with_suffix(".bp"), self.grid, self.times, self.density)
-        comm.Barrier()
+        self.grid.comm.Barrier()
+
+
+class FemGameSolution(GameSolution):
+    """A :class:`~mfpde.games.GameSolution` on :class:`P1Space` grids."""
+
+    def save(self, path, config: str = "", vtx: bool = True) -> None:
+        """HDF5 on rank 0; (``vtx``) ``PATH_mu.bp`` and ``PATH_nu.bp`` for ParaView."""
+        write_on_rank_0(self.grid_mu.comm, lambda: super(FemGameSolution, self).save(path, config))
+        if vtx:
+            path = Path(path)
+            for name, space, density in (
+                ("mu", self.grid_mu, self.density_mu),
+                ("nu", self.grid_nu, self.density_nu),
+            ):
+                write_vtx(path.with_name(f"{path.stem}_{name}.bp"), space, self.times, density)
+        self.grid_mu.comm.Barrier()
+
+
+def solve_game(
+    problem: GameProblem,
+    flow: GameFlow,
+    initial_mu: str | Callable | np.ndarray,
+    initial_nu: str | Callable | np.ndarray,
+    *,
+    space_mu: P1Space,
+    space_nu: P1Space,
+    progress: bool = True,
+    **options,
+) -> FemGameSolution:
+    """Solve a game flow (MATH §4) with P1 operators for both players (MATH §8).
+
+    :func:`mfpde.games.solve_game` with :class:`P1FlowOperator`; ``options`` are its ``t_end``,
+    ``dt``, ``tolerance``, ``save_every``. The result is the same on every rank.
+    """
+    solution = solve_flow_game(
+        problem,
+        flow,
+        initial_mu,
+        initial_nu,
+        grid_mu=space_mu,
+        grid_nu=space_nu,
+        scheme="implicit_euler",
+        operator_type=P1FlowOperator,
+        progress=progress and space_mu.comm.rank == 0,
+        **options,
+    )
+    return FemGameSolution(**vars(solution))
 
 
 def solve(

@@ -152,3 +152,49 @@ def test_sphere_game_with_split_payoff_rows_is_rank_independent():
         assert np.abs(a - b).max() < TOL * a.max(), name
     for name in ("ni_error", "lyapunov"):
         assert np.abs(serial.observers[name] - parallel.observers[name]).max() < TOL, name
+
+
+@pytest.mark.mpi(min_size=2)
+def test_cli_game_on_two_ranks_writes_one_file_with_the_serial_result(tmp_path):
+    """``mpiexec -n 2 mfpde run`` of the built-in sphere game ℓ_a equals the serial run."""
+    from mfpde.cli import main
+    from mfpde.games import GameProblem, game_flow, solve_game, sphere_game
+
+    config = """\
+[problem]
+kind = "game"
+payoff = "builtin:ell_a"
+sigma = 0.5
+
+[domain]
+kind = "sphere"
+refinement = 2
+
+[flow]
+kind = "fisher_rao"
+
+[time]
+t_end = 1.0
+dt = 0.05
+"""
+    folder = MPI.COMM_WORLD.bcast(tmp_path, root=0)
+    if MPI.COMM_WORLD.rank == 0:
+        (folder / "game.toml").write_text(config)
+    MPI.COMM_WORLD.Barrier()
+    assert main(["run", str(folder / "game.toml"), "-q"]) == 0
+    data = read_h5(folder / "game.h5")
+    space = P1Space(icosphere(2), MPI.COMM_SELF)
+    serial = solve_game(
+        GameProblem(Sphere(), Sphere(), sphere_game("ell_a", seed=0), sigma=0.5),
+        game_flow("fisher_rao"),
+        "1",
+        "1",
+        grid_mu=space,
+        grid_nu=space,
+        t_end=1.0,
+        dt=0.05,
+        progress=False,
+    )
+    for name in ("mu", "nu"):
+        reference = getattr(serial, f"density_{name}")
+        assert np.abs(data[name]["density"] - reference).max() < TOL * reference.max()
