@@ -395,7 +395,15 @@ def parse_tables(text: str, extra: frozenset[str] = frozenset()) -> tuple[dict, 
     return cfg, kind
 
 
+#: Tables of a particle run, read by :func:`particles.config.particle_run` (README "Particles").
+PARTICLE_TABLES = frozenset({"particles", "kernel"})
+
+
 def load_config(text: str) -> Run:
     """Parse a TOML configuration (its text) into a :class:`Run`; raises ``InputError``."""
-    cfg, kind = parse_tables(text)
+    cfg, kind = parse_tables(text, PARTICLE_TABLES)
+    if PARTICLE_TABLES & set(cfg):
+        from particles.config import particle_run  # particles depend on mfpde, not conversely
+
+        return particle_run(cfg, kind, text)
     return PROBLEM_KINDS[kind](cfg, text)

@@ -6,7 +6,8 @@
   algorithms (birth-death, mean-field Langevin, weighted WFR, Langevin + birth-death WFR);
 - :mod:`particles.games`: Langevin-DA, WFR-DA and mirror descent-ascent ([003]);
 - :mod:`particles.replicas`: seeded independent replicas, serially or over MPI;
-- :mod:`particles.observables`: replica statistics against the mesh solution (MATH §7).
+- :mod:`particles.observables`: replica statistics against the mesh solution (MATH §7);
+- :mod:`particles.config`: the ``[particles]`` and ``[kernel]`` tables of ``mfpde run``.
 
 Each method's mean-field limit is solved on the mesh by :func:`mfpde.kernels.solve_kernelised`
 (kernelised flows), :func:`mfpde.solve` or :func:`mfpde.games.solve_game`.

@@ -1,0 +1,241 @@
+r"""The ``[particles]`` and ``[kernel]`` tables of ``mfpde run`` (README "Particles").
+
+A run with a ``[particles]`` table solves, on the mesh, the mean-field PDE of the particle
+method's own dynamics (MATH §3.2, §6, §7): :func:`mfpde.kernels.solve_kernelised` for the
+kernelised methods, :func:`mfpde.solve` for ``langevin``, :func:`mfpde.games.solve_game` for the
+game methods, and R seeded replicas of the particles beside it (:func:`particles.run_replicas`).
+The flow is the method's (``[flow] kind`` defaults to it and must not contradict it; its rates are
+the particles' γ, α). The particles are saved at the mesh solution's saved times, which needs a
+fixed ``[time] dt`` whose saving interval dt · save_every is a whole number of particle steps.
+The output file is the mesh solution's with ``/mu/particles/positions`` (n_saved × R × N × d) and
+``/mu/particles/weights`` (n_saved × R × N), and the same under ``/nu/`` for games.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import h5py
+import numpy as np
+
+from mfpde.config import Run, Table, game_setup, optimisation_setup
+from mfpde.errors import InputError
+from mfpde.fv.grid import Grid
+from mfpde.kernels import VARIANTS, Kernel, solve_kernelised
+from mfpde.storage import atomic_path
+from particles.birth_death import birth_death
+from particles.games import langevin_da, mirror_descent, wfr_da
+from particles.langevin import langevin
+from particles.replicas import run_replicas, stack
+from particles.trajectory import Trajectory
+from particles.wfr import weighted_wfr, wfr_jump
+
+__all__ = ["METHODS", "Method", "ParticleResult", "particle_run"]
+
+
+@dataclass(frozen=True)
+class Method:
+    """A particle method and the mesh PDE of its mean-field limit.
+
+    ``kind`` is the ``[problem] kind`` it solves, ``flow`` the flow preset of its limit,
+    ``kernel`` whether it uses a kernelised entropy (MATH §3.2) and ``kernelised_transport``
+    whether its transport does (False: Langevin moves, plain Fokker-Planck transport).
+    """
+
+    simulate: Callable
+    kind: str
+    flow: str
+    kernel: bool
+    kernelised_transport: bool = True
+
+
+METHODS: dict[str, Method] = {
+    "birth_death": Method(birth_death, "optimisation", "fisher_rao", True),
+    "weighted_wfr": Method(weighted_wfr, "optimisation", "wfr", True),
+    "langevin": Method(langevin, "optimisation", "fokker_planck", False),
+    "wfr_jump": Method(wfr_jump, "optimisation", "wfr", True, kernelised_transport=False),
+    "langevin_da": Method(langevin_da, "game", "langevin_da", False),
+    "wfr_da": Method(wfr_da, "game", "wfr_da", False),
+    "mirror_descent": Method(mirror_descent, "game", "mirror_descent", False),
+}
+
+PARTICLE_KEYS = {"method", "n", "seed", "replicas", "dt"}
+
+
+@dataclass
+class ParticleResult:
+    """The mesh solution and the replicas' particles per measure (``"mu"``, ``"nu"``)."""
+
+    mesh: Any
+    particles: dict[str, Trajectory]
+    attrs: dict[str, Any]
+
+    @property
+    def times(self) -> np.ndarray:
+        return self.mesh.times
+
+    def save(self, path, config: str = "") -> None:
+        """The mesh solution's file plus ``/<measure>/particles/{positions,weights}``
+        (module docstring), written atomically."""
+        with atomic_path(path) as tmp:
+            self.mesh.save(tmp, config)
+            with h5py.File(tmp, "a") as f:
+                for name, trajectory in self.particles.items():
+                    group = f[name].create_group("particles")
+                    group["positions"] = trajectory.positions
+                    group["weights"] = trajectory.weights
+                for key, value in self.attrs.items():
+                    f.attrs[f"particles_{key}"] = value
+
+
+def _seed(t: Table) -> int:
+    seed = t.data.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError(f"[particles] seed must be an integer >= 0, got {seed!r}")
+    return seed
+
+
+def _kernel(cfg: dict, name: str, method: Method) -> Kernel | None:
+    if not method.kernel:
+        if "kernel" in cfg:
+            raise InputError(f"[particles] method {name!r} uses no kernel: remove [kernel]")
+        return None
+    if "kernel" not in cfg:
+        raise InputError(f"[particles] method {name!r} needs a [kernel] table (variant, bandwidth)")
+    t = Table(cfg["kernel"], "kernel", {"variant", "bandwidth"})
+    t.required("variant")
+    t.required("bandwidth")
+    return Kernel(t.string("variant", choices=VARIANTS), t.number("bandwidth", positive=True))
+
+
+def _save_every(time: dict, dt: float) -> int:
+    """Particle steps per saving interval of the mesh, which must be a whole number."""
+    if time["tolerance"] is not None:
+        raise InputError(
+            "[particles] need a fixed [time] dt (particles are saved at the mesh's saved times)"
+        )
+    interval = time["dt"] * time["save_every"]
+    steps = round(interval / dt)
+    if steps < 1 or abs(steps * dt - interval) > 1e-9 * interval:
+        raise InputError(
+            f"[particles] dt = {dt} must divide the mesh's saving interval "
+            f"[time] dt * save_every = {interval}"
+        )
+    return steps
+
+
+def particle_run(cfg: dict, kind: str, text: str) -> Run:
+    """Read ``[particles]``, ``[kernel]`` and the problem's tables into a :class:`Run` whose
+    result is a :class:`ParticleResult` (module docstring); every input error is raised here."""
+    if "particles" not in cfg:
+        raise InputError("[kernel] is only for particle runs (add a [particles] table)")
+    t = Table(cfg["particles"], "particles", PARTICLE_KEYS)
+    t.required("method")
+    name = t.string("method", choices=tuple(METHODS))
+    method = METHODS[name]
+    if method.kind != kind:
+        raise InputError(
+            f"[particles] method {name!r} is for {method.kind} problems, not {kind} "
+            "([problem] kind)"
+        )
+    t.required("n")
+    n = t.integer("n")
+    if n < 2:
+        raise InputError(f"[particles] n must be an integer >= 2, got {n}")
+    replicas, seed = t.integer("replicas", 1), _seed(t)
+    kernel = _kernel(cfg, name, method)
+    flow_table = {"kind": method.flow, **cfg.get("flow", {})}
+    if flow_table["kind"] != method.flow:
+        raise InputError(
+            f"[particles] method {name!r} follows the flow {method.flow!r}, "
+            f"not [flow] kind = {flow_table['kind']!r}"
+        )
+    if name == "wfr_da":
+        raise InputError(
+            "[particles] wfr_da particles are the sigma = 0 algorithm of [003], but the mesh "
+            "flow 'wfr_da' needs sigma > 0 on finite volumes"
+        )
+    setup = (optimisation_setup if kind == "optimisation" else game_setup)(
+        {**cfg, "flow": flow_table}
+    )
+    dt = t.number("dt", setup.time["dt"], positive=True)
+    run = {"n": n, "t_end": setup.time["t_end"], "dt": dt}
+    run["save_every"] = _save_every(setup.time, dt)
+    attrs = {"method": name, "n": n, "replicas": replicas, "seed": seed, "dt": dt}
+    if kind == "optimisation":
+        execute = _optimisation(setup, method, kernel, run, replicas, seed)
+        if kernel is not None:
+            attrs |= {"kernel_variant": kernel.variant, "kernel_bandwidth": kernel.bandwidth}
+    else:
+        execute = _game(setup, method, run, replicas, seed)
+    return Run(lambda progress=True: ParticleResult(*execute(progress), attrs), text)
+
+
+def _rates(flow) -> dict[str, float]:
+    """The flow's non-zero rates, the keyword arguments γ, α of the particle methods."""
+    return {k: v for k, v in (("gamma", flow.gamma), ("alpha", flow.alpha)) if v}
+
+
+def _finite_volumes(grid) -> None:
+    if not isinstance(grid, Grid):
+        raise InputError("[particles] need a finite-volume [domain] (interval, box, torus, circle)")
+
+
+def _optimisation(setup, method: Method, kernel, run, replicas, seed):
+    _finite_volumes(setup.grid)
+    if kernel is not None and setup.time["scheme"] != "expm":
+        raise InputError('kernelised mesh solves use [time] scheme = "expm"')
+    mesh_time = {k: v for k, v in setup.time.items() if k != "scheme"}
+    problem, flow, initial, grid = setup.problem, setup.flow, setup.initial, setup.grid
+    options = {**run, **_rates(flow)}
+    if kernel is not None:
+        options |= {"kernel": kernel, "grid": grid}
+
+    def execute(progress: bool):
+        if kernel is None:
+            mesh = setup.execute(progress)
+        else:
+            mesh = solve_kernelised(
+                problem,
+                flow,
+                initial,
+                kernel,
+                grid=grid,
+                kernelised_transport=method.kernelised_transport,
+                progress=progress,
+                **mesh_time,
+            )
+        trajectories = run_replicas(method.simulate, replicas, seed, problem, initial, **options)
+        return mesh, {"mu": stack(trajectories)}
+
+    return execute
+
+
+def _game(setup, method: Method, run, replicas, seed):
+    _finite_volumes(setup.grids[0])
+    flow = setup.flow
+    if _rates(flow.mu) != _rates(flow.nu):
+        raise InputError("[particles] game methods use the same rates for both players")
+    options = {**run, **_rates(flow.mu)}
+
+    def execute(progress: bool):
+        mesh = setup.execute(progress)
+        games = run_replicas(
+            method.simulate, replicas, seed, setup.problem, *setup.densities, **options
+        )
+        particles = {
+            name: stack(
+                [
+                    Trajectory(
+                        g.times, getattr(g, f"positions_{name}"), getattr(g, f"weights_{name}")
+                    )
+                    for g in games
+                ]
+            )
+            for name in ("mu", "nu")
+        }
+        return mesh, particles
+
+    return execute
