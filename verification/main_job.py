@@ -1,9 +1,20 @@
-r"""The main job: optimisation flows and a min-max game on the torus, rates vs theory (MATH §3-5).
+r"""The main job: propagation of chaos, a game's Lyapunov rate, optimisation flows (MATH §3-7).
 
 ``python -m verification.main_job [-o OUTDIR]`` (default ``out/main``), run by
 ``bash tools/main.sh``. The job is a list of :data:`SECTIONS`; each writes its files into OUTDIR
 and returns a :class:`SectionReport` (a title, a markdown summary and the paths it wrote). The job
 prints every summary and collects them in ``OUTDIR/report.md``.
+
+Headline sections (verification studies, :mod:`verification.studies`, each written into its
+own folder ``OUTDIR/<name>/`` with ``report.md``, ``report.html``, the figures and ``data.h5``):
+
+- ``chaos`` (:func:`chaos_section`): propagation of chaos of the kernelised Fisher-Rao
+  birth-death particle system [001] on the torus, against the mesh solution of the same
+  kernelised PDE (study ``propagation_of_chaos``, MATH §7), configuration
+  ``examples/studies/chaos_birth_death.toml``;
+- ``game_rate`` (:func:`game_rate_section`): the decay rate of L_t = KL(μ*|μ_t) + KL(ν*|ν_t) of
+  the Fisher-Rao min-max game flow [000] on T¹ × T¹ against ασ (study ``lyapunov_rate``,
+  MATH §5.2), configuration ``examples/studies/game_rate.toml``.
 
 Optimisation section. On the torus T¹ with the linear energy F(μ) = ∫ V dμ,
 V = cos x + ½ cos 2x (a double well), σ = 1/2 and π uniform, the three flows of MATH §3 run from
@@ -48,6 +59,7 @@ from mfpde.problem import OptimisationProblem
 from mfpde.solver import Solution
 from verification.games_demo import games_section
 from verification.report import SectionReport
+from verification.studies import run_study
 
 __all__ = [
     "Settings",
@@ -55,6 +67,9 @@ __all__ = [
     "SectionReport",
     "optimisation_runs",
     "optimisation_section",
+    "study_section",
+    "chaos_section",
+    "game_rate_section",
     "SECTIONS",
     "run",
     "main",
@@ -206,9 +221,64 @@ def optimisation_section(
     return SectionReport("Optimisation flows on the torus", text, paths)
 
 
+#: The verification studies of the headline sections (configuration files, README).
+STUDIES = Path(__file__).resolve().parents[1] / "examples" / "studies"
+
+
+def study_section(name: str, title: str, text: str, outdir: Path, progress: bool) -> SectionReport:
+    """Run a verification study (TOML ``text``) into ``outdir/name``; summarise its checks."""
+    result = run_study(text, outdir / name, progress)
+    rows = [
+        "| claim | measured | 95 % interval | verdict |",
+        "|---|---|---|---|",
+        *(
+            "| "
+            + " | ".join(
+                v.replace("|", "\\|")
+                for v in (c.claim, c.measured, c.interval, "pass" if c.passed else "**FAIL**")
+            )
+            + " |"
+            for c in result.outcome.checks
+        ),
+    ]
+    figures = sorted(p.name for p in (outdir / name).glob("*.png"))
+    text = (
+        f"**Verdict: {'PASS' if result.passed else 'FAIL'}** "
+        f"({sum(c.passed for c in result.outcome.checks)} of {len(result.outcome.checks)} "
+        f"checks hold). Full report: [{name}/report.html]({name}/report.html) "
+        f"([markdown]({name}/report.md)); data: `{name}/data.h5`.\n\n"
+        + "\n".join(rows)
+        + "\n\n"
+        + "\n\n".join(f"![{f}]({name}/{f})" for f in figures)
+        + "\n"
+    )
+    return SectionReport(title, text, result.paths + [outdir / name / f for f in figures])
+
+
+def chaos_section(outdir: Path, progress: bool = True, text: str | None = None) -> SectionReport:
+    """Propagation of chaos of kernelised birth-death particles (``chaos_birth_death.toml``)."""
+    text = text or (STUDIES / "chaos_birth_death.toml").read_text()
+    title = "Propagation of chaos: kernelised Fisher-Rao particles on the torus (MATH §7)"
+    return study_section("chaos", title, text, outdir, progress)
+
+
+def game_rate_section(
+    outdir: Path, progress: bool = True, text: str | None = None
+) -> SectionReport:
+    """Lyapunov rate of the Fisher-Rao min-max game flow (``game_rate.toml``, MATH §5.2)."""
+    text = text or (STUDIES / "game_rate.toml").read_text()
+    title = "Fisher-Rao min-max game: Lyapunov rate (MATH §5.2)"
+    return study_section("game_rate", title, text, outdir, progress)
+
+
 #: The sections of the job, in order: each takes (outdir, progress), writes its files into outdir
 #: and returns a SectionReport.
-SECTIONS: list[Callable[[Path, bool], SectionReport]] = [optimisation_section, games_section]
+SECTIONS: list[Callable[[Path, bool], SectionReport]] = [
+    chaos_section,
+    game_rate_section,
+    games_section,
+    optimisation_section,
+]
 
 
 def run(outdir: Path, progress: bool = True) -> list[SectionReport]:

@@ -49,6 +49,7 @@ __all__ = [
     "ItemStore",
     "load_study",
     "run_study",
+    "execute_study",
     "mpi_world",
     "save_png",
     "StudyResult",
@@ -110,17 +111,26 @@ class Study(ABC):
         ``[study]``, checked against ``{"kind"} | keys``.
     problem_kind : str
         ``[problem] kind`` (``"optimisation"`` or ``"game"``).
+    setup_override : OptimisationSetup or GameSetup, optional
+        The problem's objects, built in Python instead of read from ``cfg`` (the test kit
+        :mod:`mfpde.testing` passes them; ``cfg`` is then empty).
     """
 
     kind: ClassVar[str]
     keys: ClassVar[frozenset[str]] = frozenset()
     title: ClassVar[str]
+    #: Tables read besides those of a run and ``[study]`` (e.g. ``[particles]``, ``[kernel]``).
+    tables: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, cfg: dict, study: Table, problem_kind: str):
+    def __init__(self, cfg: dict, study: Table, problem_kind: str, setup_override=None):
         self.cfg, self.study, self.problem_kind = cfg, study, problem_kind
+        self.setup_override = setup_override
 
     def setup(self, cfg: dict | None = None):
-        """The problem's objects read from ``cfg`` (default: the study's tables)."""
+        """The problem's objects read from ``cfg`` (default: the study's tables, or the
+        ``setup_override`` given to the constructor)."""
+        if cfg is None and self.setup_override is not None:
+            return self.setup_override
         return PROBLEM_SETUPS[self.problem_kind](self.cfg if cfg is None else cfg)
 
     @abstractmethod
@@ -141,7 +151,8 @@ class Study(ABC):
 
 def load_study(text: str) -> Study:
     """Read a study configuration (TOML text); raises ``InputError`` on any bad input."""
-    cfg, problem_kind = parse_tables(text, frozenset({"study"}))
+    extra = frozenset().union(*(cls.tables for cls in STUDY_KINDS.values()))
+    cfg, problem_kind = parse_tables(text, frozenset({"study"}) | extra)
     if "study" not in cfg:
         raise InputError(f"a study needs a [study] table with kind ({', '.join(STUDY_KINDS)})")
     data = cfg.pop("study")
@@ -149,6 +160,9 @@ def load_study(text: str) -> Study:
     if kind is None:
         raise InputError(f"[study] needs the key 'kind' ({', '.join(STUDY_KINDS)})")
     cls = STUDY_KINDS[kind]
+    unread = sorted((extra - cls.tables) & set(cfg))
+    if unread:
+        raise InputError(f"[{unread[0]}] is not read by a study of kind {kind!r}")
     return cls(cfg, Table(data, "study", {"kind"} | cls.keys), problem_kind)
 
 
@@ -278,7 +292,17 @@ def run_study(text: str, folder: Path, progress: bool = True, comm=None) -> Stud
     Returns the result on rank 0 and None on the other ranks. All input errors are raised
     before ``folder`` is created.
     """
-    study = load_study(text)
+    return execute_study(load_study(text), text, folder, progress, comm)
+
+
+def execute_study(
+    study: Study, text: str, folder: Path, progress: bool = True, comm=None
+) -> StudyResult | None:
+    """Run a constructed study into ``folder`` (:func:`run_study` after reading the text).
+
+    ``text`` is the configuration's text: its SHA-256 tags the checkpoints, and it is stored in
+    ``data.h5`` and listed in the report.
+    """
     rank, size = (comm.rank, comm.size) if comm is not None else (0, 1)
     folder = Path(folder)
     store = ItemStore(folder / "items", hashlib.sha256(text.encode()).hexdigest())

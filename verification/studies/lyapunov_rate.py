@@ -78,8 +78,8 @@ class LyapunovRate(Study):
     keys = frozenset({"functional", "claimed_rate", "seed"})
     title = "decay rate of a Lyapunov functional (MATH §5)"
 
-    def __init__(self, cfg: dict, study: Table, problem_kind: str):
-        super().__init__(cfg, study, problem_kind)
+    def __init__(self, cfg: dict, study: Table, problem_kind: str, setup_override=None):
+        super().__init__(cfg, study, problem_kind, setup_override)
         self.run = self.setup()
         flow = self.run.flow
         self.game = problem_kind == "game"
