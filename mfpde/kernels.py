@@ -40,8 +40,8 @@ from mfpde.fv.grid import Grid
 from mfpde.fv.operator import FlowOperator
 from mfpde.observers import Mass, MinDensity
 from mfpde.problem import OptimisationProblem
-from mfpde.solver import Solution, initial_density
-from mfpde.stepper import Observer, System, integrate
+from mfpde.solver import Solution, check_transport, initial_density, resolve_grid, run_to_solution
+from mfpde.stepper import Observer, System
 
 __all__ = [
     "VARIANTS",
@@ -242,14 +242,8 @@ def solve_kernelised(
         Observers ``mass``, ``min_density`` and, for "blob" and "smoothed_kl", ``energy``
         (F + σE_h, non-increasing); ``minimiser`` is the plain Gibbs minimiser (σ > 0).
     """
-    if grid is None:
-        if cells is None:
-            raise InputError("solve_kernelised: give either cells or grid")
-        grid = Grid(problem.domain, cells)
-    if flow.gamma and problem.sigma == 0:
-        raise InputError(
-            "a flow with transport (gamma > 0) needs sigma > 0 on a finite-volume grid"
-        )
+    grid = resolve_grid(problem.domain, cells, grid, "solve_kernelised")
+    check_transport(flow, problem.sigma)
     bound = problem.bind(grid.points, grid.weights, grid)
     smoothing = kernel.bind(grid, bound.log_pi, bound.sigma)
     operator = FlowOperator(
@@ -270,22 +264,8 @@ def solve_kernelised(
     if kernel.variant != "density":
         observers.append(KernelisedEnergy(bound.energy, smoothing))
     rho0 = initial_density(initial, grid.points, grid.weights)
-    times, states, observed = integrate(
-        system,
-        [rho0],
-        t_end,
-        dt,
-        tolerance=tolerance,
-        save_every=save_every,
-        observers=observers,
-        progress=progress,
-    )
-    return Solution(
-        times=times,
-        density=np.array([s[0] for s in states]),
-        grid=grid,
-        flow=flow,
-        problem=problem,
-        minimiser=gibbs_minimiser(bound) if bound.sigma > 0 else None,
-        observers=observed,
-    )
+    minimiser = gibbs_minimiser(bound) if bound.sigma > 0 else None
+    return run_to_solution(
+        system, rho0, grid, flow, problem, minimiser, observers,
+        t_end=t_end, dt=dt, tolerance=tolerance, save_every=save_every, progress=progress,
+    )  # fmt: skip

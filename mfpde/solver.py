@@ -38,7 +38,7 @@ from mfpde.problem import OptimisationProblem
 from mfpde.stepper import System, integrate
 from mfpde.storage import MeasureData, write_h5
 
-__all__ = ["solve", "Solution", "initial_density"]
+__all__ = ["solve", "Solution", "initial_density", "resolve_grid", "run_to_solution"]
 
 
 def initial_density(
@@ -61,6 +61,23 @@ def initial_density(
             f"{name} must be positive, got {values[i]:.3g} at x = {points[i].round(6).tolist()}"
         )
     return values / (weights @ values)
+
+
+def resolve_grid(domain, cells, grid, caller: str, suffix: str = ""):
+    """``grid`` if given, else a :class:`~mfpde.fv.grid.Grid` of ``domain`` with ``cells``."""
+    if grid is not None:
+        return grid
+    if cells is None:
+        raise InputError(f"{caller}: give either cells{suffix} or grid{suffix}")
+    return Grid(domain, cells)
+
+
+def check_transport(flow: Flow, sigma: float) -> None:
+    """Transport on a finite-volume grid needs diffusion: γ > 0 requires σ > 0."""
+    if flow.gamma and sigma == 0:
+        raise InputError(
+            "a flow with transport (gamma > 0) needs sigma > 0 on a finite-volume grid"
+        )
 
 
 @dataclass
@@ -138,14 +155,8 @@ def solve(
         Saved times and densities, and the observers ``mass``, ``min_density``, ``energy``
         (F^σ), ``energy_gap``, ``lyapunov`` (KL(μ*|μ_t)) and ``dissipation_residual``.
     """
-    if grid is None:
-        if cells is None:
-            raise InputError("solve: give either cells or grid")
-        grid = Grid(problem.domain, cells)
-    if flow.gamma and problem.sigma == 0:
-        raise InputError(
-            "a flow with transport (gamma > 0) needs sigma > 0 on a finite-volume grid"
-        )
+    grid = resolve_grid(problem.domain, cells, grid, "solve")
+    check_transport(flow, problem.sigma)
     bound = problem.bind(grid.points, grid.weights, grid)
     operator = operator_type(grid, bound.log_pi, bound.sigma, flow.gamma, flow.alpha, scheme)
     rho0 = initial_density(initial, grid.points, grid.weights)
@@ -161,22 +172,31 @@ def solve(
     ]
     if rho_star is not None:
         observers += [EnergyGap(bound, rho_star), Lyapunov([grid.weights], [rho_star])]
-    times, states, observed = integrate(
-        system,
-        [rho0],
-        t_end,
-        dt,
-        tolerance=tolerance,
-        save_every=save_every,
-        observers=observers,
-        progress=progress,
-    )
+    return run_to_solution(
+        system, rho0, grid, flow, problem, rho_star, observers,
+        t_end=t_end, dt=dt, tolerance=tolerance, save_every=save_every, progress=progress,
+    )  # fmt: skip
+
+
+def run_to_solution(
+    system: System,
+    rho0: np.ndarray,
+    grid,
+    flow: Flow,
+    problem: OptimisationProblem,
+    minimiser: np.ndarray | None,
+    observers: list,
+    **options,
+) -> Solution:
+    """Integrate one measure's ``system`` from ρ₀ (:func:`~mfpde.stepper.integrate` ``options``)
+    and collect the saved states and observers into a :class:`Solution`."""
+    times, states, observed = integrate(system, [rho0], observers=observers, **options)
     return Solution(
         times=times,
         density=np.array([s[0] for s in states]),
         grid=grid,
         flow=flow,
         problem=problem,
-        minimiser=rho_star,
+        minimiser=minimiser,
         observers=observed,
     )

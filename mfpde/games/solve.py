@@ -14,7 +14,6 @@ from importlib.metadata import version
 
 import numpy as np
 
-from mfpde.errors import InputError
 from mfpde.expressions import parse
 from mfpde.fv.grid import Grid
 from mfpde.fv.operator import FlowOperator
@@ -24,7 +23,7 @@ from mfpde.games.problem import BoundGame, GameProblem, Quadrature
 from mfpde.lyapunov import fit_rate
 from mfpde.observers import Lyapunov, Mass, MinDensity
 from mfpde.operator import FlowOperatorBase
-from mfpde.solver import initial_density
+from mfpde.solver import initial_density, resolve_grid
 from mfpde.stepper import Observer, System, integrate
 from mfpde.storage import MeasureData, write_h5
 
@@ -128,14 +127,6 @@ class GameSolution:
         )
 
 
-def _grid(domain, cells, grid, name) -> Grid:
-    if grid is not None:
-        return grid
-    if cells is None:
-        raise InputError(f"solve_game: give either cells_{name} or grid_{name}")
-    return Grid(domain, cells)
-
-
 def solve_game(
     problem: GameProblem,
     flow: GameFlow,
@@ -186,8 +177,9 @@ def solve_game(
         :func:`~mfpde.games.game_equilibrium`.
     """
     flow.check(problem.sigma)
-    grid_mu = _grid(problem.domain_mu, cells_mu, grid_mu, "mu")
-    grid_nu = _grid(problem.domain_nu, cells_mu if cells_nu is None else cells_nu, grid_nu, "nu")
+    grid_mu = resolve_grid(problem.domain_mu, cells_mu, grid_mu, "solve_game", "_mu")
+    cells_nu = cells_mu if cells_nu is None else cells_nu
+    grid_nu = resolve_grid(problem.domain_nu, cells_nu, grid_nu, "solve_game", "_nu")
     game = problem.bind(
         *(Quadrature(g.points, g.weights, getattr(g, "comm", None)) for g in (grid_mu, grid_nu))
     )
