@@ -133,6 +133,14 @@ class Study(ABC):
             return self.setup_override
         return PROBLEM_SETUPS[self.problem_kind](self.cfg if cfg is None else cfg)
 
+    def distributed(self) -> bool:
+        """True when the study's mesh is distributed over MPI ranks (a DOLFINx space on more than
+        one rank): then every rank computes every item together and rank 0 stores it, instead of
+        dealing the items round-robin."""
+        run = getattr(self, "run", None)
+        grids = getattr(run, "grids", None) or [getattr(run, "grid", None)]
+        return any(getattr(getattr(g, "comm", None), "size", 1) > 1 for g in grids)
+
     @abstractmethod
     def items(self) -> list[Item]:
         """The independent items, in a fixed order."""
@@ -220,14 +228,18 @@ def versions() -> dict[str, str]:
 def _compute_items(
     study: Study, store: ItemStore, rank: int, size: int, progress: bool
 ) -> MfpdeError | None:
-    """Compute this rank's unfinished items (round-robin); return the error met, or None."""
+    """Compute this rank's unfinished items (round-robin, or all of them together when the mesh
+    is distributed: :meth:`Study.distributed`); return the error met, or None."""
     items = study.items()
-    mine = [item for i, item in enumerate(items) if i % size == rank]
+    collective = study.distributed()
+    mine = [item for i, item in enumerate(items) if collective or i % size == rank]
     todo = [item for item in mine if store.load(item) is None]
     inner = progress and len(items) == 1  # one item: show the solver's own progress bar
     try:
         for item in tqdm(todo, desc=study.kind, disable=not progress or inner, leave=False):
-            store.save(item, study.compute(item, inner))
+            result = study.compute(item, inner)
+            if rank == 0 or not collective:
+                store.save(item, result)
     except MfpdeError as exc:  # returned, so that every rank learns of it (no deadlock)
         return exc
     return None
