@@ -9,6 +9,10 @@ the particles' γ, α). The particles are saved at the mesh solution's saved tim
 fixed ``[time] dt`` whose saving interval dt · save_every is a whole number of particle steps.
 The output file is the mesh solution's with ``/mu/particles/positions`` (n_saved × R × N × d) and
 ``/mu/particles/weights`` (n_saved × R × N), and the same under ``/nu/`` for games.
+
+Under ``mpiexec -n P`` (:func:`particles.replicas.mpi_world`) the replicas are split over the
+ranks by :func:`particles.run_replicas`; rank 0 gathers them, solves the (serial) mesh PDE and
+writes the file, which is the serial run's: replica r's seed does not depend on P.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from mfpde.storage import atomic_path
 from particles.birth_death import birth_death
 from particles.games import langevin_da, mirror_descent, wfr_da
 from particles.langevin import langevin
-from particles.replicas import run_replicas, stack
+from particles.replicas import mpi_world, run_replicas, stack
 from particles.trajectory import Trajectory
 from particles.wfr import weighted_wfr, wfr_jump
 
@@ -66,7 +70,8 @@ PARTICLE_KEYS = {"method", "n", "seed", "replicas", "dt"}
 
 @dataclass
 class ParticleResult:
-    """The mesh solution and the replicas' particles per measure (``"mu"``, ``"nu"``)."""
+    """The mesh solution and the replicas' particles per measure (``"mu"``, ``"nu"``); ``mesh``
+    is None on MPI ranks other than 0, which write nothing."""
 
     mesh: Any
     particles: dict[str, Trajectory]
@@ -78,7 +83,9 @@ class ParticleResult:
 
     def save(self, path, config: str = "") -> None:
         """The mesh solution's file plus ``/<measure>/particles/{positions,weights}``
-        (module docstring), written atomically."""
+        (module docstring), written atomically; nothing on MPI ranks other than 0."""
+        if self.mesh is None:
+            return
         with atomic_path(path) as tmp:
             self.mesh.save(tmp, config)
             with h5py.File(tmp, "a") as f:
@@ -152,25 +159,39 @@ def particle_run(cfg: dict, kind: str, text: str) -> Run:
             f"[particles] method {name!r} follows the flow {method.flow!r}, "
             f"not [flow] kind = {flow_table['kind']!r}"
         )
-    if name == "wfr_da":
-        raise InputError(
-            "[particles] wfr_da particles are the sigma = 0 algorithm of [003], but the mesh "
-            "flow 'wfr_da' needs sigma > 0 on finite volumes"
-        )
     setup = (optimisation_setup if kind == "optimisation" else game_setup)(
         {**cfg, "flow": flow_table}
     )
+    if name == "wfr_da" and setup.problem.sigma != 0:
+        raise InputError(
+            "[particles] wfr_da particles are the sigma = 0 algorithm of [003] (Alg. 2): "
+            f"set [problem] sigma = 0, got {setup.problem.sigma}"
+        )
     dt = t.number("dt", setup.time["dt"], positive=True)
     run = {"n": n, "t_end": setup.time["t_end"], "dt": dt}
     run["save_every"] = _save_every(setup.time, dt)
     attrs = {"method": name, "n": n, "replicas": replicas, "seed": seed, "dt": dt}
+    replicate = _replicate(method.simulate, replicas, seed, mpi_world())
     if kind == "optimisation":
-        execute = _optimisation(setup, method, kernel, run, replicas, seed)
+        execute = _optimisation(setup, method, kernel, run, replicate)
         if kernel is not None:
             attrs |= {"kernel_variant": kernel.variant, "kernel_bandwidth": kernel.bandwidth}
     else:
-        execute = _game(setup, method, run, replicas, seed)
-    return Run(lambda progress=True: ParticleResult(*execute(progress), attrs), text)
+        execute = _game(setup, run, replicate)
+
+    def result(progress: bool = True) -> ParticleResult:
+        out = execute(progress)
+        return ParticleResult(None, {}, attrs) if out is None else ParticleResult(*out, attrs)
+
+    return Run(result, text)
+
+
+def _replicate(simulate: Callable, replicas: int, seed: int, comm) -> Callable:
+    """``replicate(*args, **options)``: the R replicas of ``simulate`` (over the ranks of
+    ``comm``; None on ranks other than 0, :func:`particles.run_replicas`)."""
+    return lambda *args, **options: run_replicas(
+        simulate, replicas, seed, *args, comm=comm, **options
+    )
 
 
 def _rates(flow) -> dict[str, float]:
@@ -183,7 +204,7 @@ def _finite_volumes(grid) -> None:
         raise InputError("[particles] need a finite-volume [domain] (interval, box, torus, circle)")
 
 
-def _optimisation(setup, method: Method, kernel, run, replicas, seed):
+def _optimisation(setup, method: Method, kernel, run, replicate):
     _finite_volumes(setup.grid)
     if kernel is not None and setup.time["scheme"] != "expm":
         raise InputError('kernelised mesh solves use [time] scheme = "expm"')
@@ -194,6 +215,9 @@ def _optimisation(setup, method: Method, kernel, run, replicas, seed):
         options |= {"kernel": kernel, "grid": grid}
 
     def execute(progress: bool):
+        trajectories = replicate(problem, initial, **options)
+        if trajectories is None:  # MPI ranks other than 0
+            return None
         if kernel is None:
             mesh = setup.execute(progress)
         else:
@@ -207,13 +231,12 @@ def _optimisation(setup, method: Method, kernel, run, replicas, seed):
                 progress=progress,
                 **mesh_time,
             )
-        trajectories = run_replicas(method.simulate, replicas, seed, problem, initial, **options)
         return mesh, {"mu": stack(trajectories)}
 
     return execute
 
 
-def _game(setup, method: Method, run, replicas, seed):
+def _game(setup, run, replicate):
     _finite_volumes(setup.grids[0])
     flow = setup.flow
     if _rates(flow.mu) != _rates(flow.nu):
@@ -221,10 +244,10 @@ def _game(setup, method: Method, run, replicas, seed):
     options = {**run, **_rates(flow.mu)}
 
     def execute(progress: bool):
+        games = replicate(setup.problem, *setup.densities, **options)
+        if games is None:  # MPI ranks other than 0
+            return None
         mesh = setup.execute(progress)
-        games = run_replicas(
-            method.simulate, replicas, seed, setup.problem, *setup.densities, **options
-        )
         particles = {
             name: stack(
                 [

@@ -3,20 +3,36 @@ r"""Independent replicas of a particle method, serially or over MPI ranks (MATH 
 Replica r runs with the seed ``SeedSequence(seed).spawn(R)[r]``: the R streams are independent and
 the result of replica r does not depend on how replicas are distributed. With an MPI communicator,
 rank k runs replicas k, k + size, k + 2·size, …; rank 0 gathers them and returns the same
-trajectories, in the same order, as a serial run (other ranks return None).
+trajectories, in the same order, as a serial run (other ranks return None). An
+:class:`~mfpde.errors.MfpdeError` met on any rank is gathered too and raised on rank 0, so that no
+rank waits for one that failed.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from mfpde.errors import InputError
+from mfpde.errors import InputError, MfpdeError
 from particles.trajectory import Trajectory
 
-__all__ = ["replica_seeds", "run_replicas", "stack"]
+__all__ = ["mpi_world", "replica_seeds", "run_replicas", "stack"]
+
+
+def mpi_world():
+    """``MPI.COMM_WORLD`` when launched by ``mpiexec`` with more than one rank, else None.
+
+    mpi4py is imported only then, so serial runs never initialise MPI.
+    """
+    size = int(os.environ.get("PMI_SIZE", os.environ.get("OMPI_COMM_WORLD_SIZE", "1")))
+    if size <= 1:
+        return None
+    from mpi4py import MPI
+
+    return MPI.COMM_WORLD
 
 
 def replica_seeds(seed: int, replicas: int) -> list[np.random.SeedSequence]:
@@ -48,13 +64,19 @@ def run_replicas(
         Split the replicas over its ranks; rank 0 receives all of them.
     """
     seeds = replica_seeds(seed, replicas)
-    rank, size = (0, 1) if comm is None else (comm.Get_rank(), comm.Get_size())
-    mine = {r: method(*args, seed=seeds[r], **kwargs) for r in range(rank, replicas, size)}
     if comm is None:
-        return [mine[r] for r in range(replicas)]
+        return [method(*args, seed=seeds[r], **kwargs) for r in range(replicas)]
+    rank, size = comm.Get_rank(), comm.Get_size()
+    try:
+        mine = {r: method(*args, seed=seeds[r], **kwargs) for r in range(rank, replicas, size)}
+    except MfpdeError as exc:  # gathered, so that no rank waits for this one (module docstring)
+        mine = exc
     gathered = comm.gather(mine, root=0)
     if rank != 0:
         return None
+    for part in gathered:
+        if isinstance(part, MfpdeError):
+            raise part
     merged = {r: t for part in gathered for r, t in part.items()}
     return [merged[r] for r in range(replicas)]
 

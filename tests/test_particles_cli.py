@@ -18,7 +18,15 @@ from mfpde.cli import main
 from mfpde.games import Bilinear, GameProblem, game_flow, solve_game
 from mfpde.kernels import Kernel, solve_kernelised
 from mfpde.storage import read_h5
-from particles import birth_death, langevin, mirror_descent, run_replicas, weighted_wfr, wfr_jump
+from particles import (
+    birth_death,
+    langevin,
+    mirror_descent,
+    run_replicas,
+    weighted_wfr,
+    wfr_da,
+    wfr_jump,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "circle_birth_death.toml"
 
@@ -135,17 +143,25 @@ seed = 3
 """
 
 
-def test_game_particles_of_both_players(tmp_path):
-    data = _run(tmp_path, GAME)
+#: σ = 0 game methods → (function, rates); wfr_da is [003] Alg. 2 beside its σ = 0 upwind mesh.
+GAMES = {"mirror_descent": (mirror_descent, {"alpha": 1.0}), "wfr_da": (wfr_da, {})}
+
+
+@pytest.mark.parametrize("flow", GAMES)
+def test_game_particles_of_both_players(flow, tmp_path):
+    method, rates = GAMES[flow]
+    data = _run(tmp_path, _edit(GAME, '"mirror_descent"', f'"{flow}"'))
     problem = GameProblem(mfpde.Circle(), mfpde.Circle(), Bilinear("cos(x - y)"), sigma=0.0)
     initial = ("exp(sin(x))", "exp(cos(y))")
     mesh = solve_game(
-        problem, game_flow("mirror_descent"), *initial, cells_mu=32, t_end=0.2, dt=0.05,
+        problem, game_flow(flow), *initial, cells_mu=32, t_end=0.2, dt=0.05,
         save_every=2, progress=False,
     )  # fmt: skip
-    np.testing.assert_array_equal(data["nu"]["density"], mesh.density_nu)
+    assert data["attrs"]["flow"] == flow
+    for p in ("mu", "nu"):
+        np.testing.assert_array_equal(data[p]["density"], getattr(mesh, f"density_{p}"))
     games = run_replicas(
-        mirror_descent, 2, 3, problem, *initial, n=200, t_end=0.2, dt=0.05, save_every=2
+        method, 2, 3, problem, *initial, n=200, t_end=0.2, dt=0.05, save_every=2, **rates
     )
     for name in ("mu", "nu"):
         particles = data[name]["particles"]
@@ -155,8 +171,9 @@ def test_game_particles_of_both_players(tmp_path):
                 particles["positions"][:, r], getattr(g, f"positions_{name}")
             )
             np.testing.assert_array_equal(particles["weights"][:, r], getattr(g, f"weights_{name}"))
-        # mirror descent moves weights only (MATH §4, γ = 0)
-        assert np.array_equal(particles["positions"][-1], particles["positions"][0])
+        # mirror descent moves weights only (MATH §4, γ = 0); WFR-DA moves both (γ = α = 1)
+        moved = not np.array_equal(particles["positions"][-1], particles["positions"][0])
+        assert moved == (flow == "wfr_da")
         assert not np.allclose(particles["weights"][-1], particles["weights"][0])
 
 
@@ -203,8 +220,15 @@ BAD = {
         _edit(BIRTH_DEATH, "dt = 0.05\n", "tolerance = 1e-4\n"),
         "need a fixed [time] dt",
     ),
-    "wfr_da": (_edit(GAME, '"mirror_descent"', '"wfr_da"'), "sigma = 0 algorithm"),
+    "wfr_da-sigma-positive": (
+        _edit(_edit(GAME, '"mirror_descent"', '"wfr_da"'), "sigma = 0.0", "sigma = 0.5"),
+        "set [problem] sigma = 0, got 0.5",
+    ),
     "langevin-da-sigma-zero": (_edit(GAME, '"mirror_descent"', '"langevin_da"'), "sigma > 0"),
+    "fisher-rao-sigma-zero": (
+        _edit(GAME, "[particles]", '[flow]\nkind = "fisher_rao"\n\n[particles]'),
+        "follows the flow 'mirror_descent'",
+    ),
 }
 
 

@@ -10,7 +10,9 @@ Presets, built by :func:`~mfpde.flows.flow_from_name` from :data:`GAME_FLOW_DEFA
 - ``fisher_rao``: γ = 0, σ > 0 (Lascu–Majka–Szpruch [000]);
 - ``mirror_descent``: γ = 0, σ = 0 (continuous mirror descent-ascent);
 - ``langevin_da``: α = 0, σ > 0 (Langevin descent-ascent, [003] eq. (7));
-- ``wfr_da``: γ, α > 0 (WFR descent-ascent, [003] eq. (8)).
+- ``wfr_da``: γ, α > 0, σ ≥ 0 (WFR descent-ascent, [003] eq. (8); σ = 0 there). With σ = 0 the
+  finite-volume transport is the σ → 0 limit of Scharfetter-Gummel, upwinding (first order in
+  space, still positive and mass-conserving, :func:`mfpde.fv.operator._sigma_bernoulli`).
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ GAME_FLOW_DEFAULTS: dict[str, dict[str, float]] = {
     "wfr_da": {"gamma": 1.0, "alpha": 1.0},
 }
 
-#: What each preset requires of σ: True (σ > 0), False (σ = 0).  ``wfr_da`` allows σ ≥ 0 in
-#: MATH §4, but its transport needs σ > 0 on the finite-volume grid (see :meth:`GameFlow.check`).
-_ENTROPIC = {"fisher_rao": True, "mirror_descent": False, "langevin_da": True, "wfr_da": True}
+#: What each preset requires of σ: True (σ > 0), False (σ = 0), None (σ ≥ 0, MATH §4).
+#: ``langevin_da`` with σ = 0 would be pure transport without diffusion or reaction, and
+#: ``fisher_rao`` with σ = 0 is ``mirror_descent``: both are refused.
+_ENTROPIC = {"fisher_rao": True, "mirror_descent": False, "langevin_da": True, "wfr_da": None}
 
 
 @dataclass(frozen=True)
@@ -45,12 +48,10 @@ class GameFlow:
 
     def check(self, sigma: float) -> None:
         """Raise :class:`InputError` if σ contradicts the preset."""
-        if _ENTROPIC[self.name] and sigma == 0:
-            why = " (its transport needs sigma > 0 on a finite-volume grid)"
-            raise InputError(
-                f"flow {self.name!r} needs sigma > 0{why if self.name == 'wfr_da' else ''}"
-            )
-        if not _ENTROPIC[self.name] and sigma != 0:
+        entropic = _ENTROPIC[self.name]
+        if entropic and sigma == 0:
+            raise InputError(f"flow {self.name!r} needs sigma > 0")
+        if entropic is False and sigma != 0:
             raise InputError(
                 f"flow 'mirror_descent' is the sigma = 0 flow, got sigma = {sigma} "
                 "(use 'fisher_rao' for sigma > 0)"

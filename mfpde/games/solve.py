@@ -149,8 +149,9 @@ def solve_game(
 
     ∂_t μ = γ_x∇·(μ∇a) − α_x μ(a − ⟨a⟩_μ),  ∂_t ν = −γ_y∇·(ν∇b) + α_y ν(b − ⟨b⟩_ν), with
     a = δF/δμ + σ log(μ/π), b = δF/δν − σ log(ν/ρ). Space: Scharfetter-Gummel fluxes (second
-    order); reaction in log variables; time: Strang splitting with a midpoint predictor for the
-    coupled fields (second order), fixed ``dt`` or adaptive to ``tolerance``.
+    order; for ``wfr_da`` with σ = 0, [003] eq. (8), their σ → 0 limit, upwinding: first order,
+    positive, mass-conserving); reaction in log variables; time: Strang splitting with a midpoint
+    predictor for the coupled fields (second order), fixed ``dt`` or adaptive to ``tolerance``.
 
     Parameters
     ----------
@@ -171,10 +172,10 @@ def solve_game(
     -------
     GameSolution
         Observers: ``mass_mu``, ``mass_nu``, ``min_density_mu``, ``min_density_nu``,
-        ``ni_error`` (NI^σ(μ_t, ν_t)), ``ni_error_average`` (NI^σ of the time averages),
-        ``game_value`` (F^σ(μ_t, ν_t)); for σ > 0 also ``lyapunov``
-        (L_t = KL(μ*|μ_t) + KL(ν*|ν_t), MATH §5.2) against the MNE of
-        :func:`~mfpde.games.game_equilibrium`.
+        ``ni_error`` (NI^σ(μ_t, ν_t); for σ = 0 the unregularised sup_y V_y[μ] − inf_x V_x[ν],
+        MATH §2.2), ``ni_error_average`` (the same of the time averages), ``game_value``
+        (F^σ(μ_t, ν_t)); for σ > 0 also ``lyapunov`` (L_t = KL(μ*|μ_t) + KL(ν*|ν_t), MATH §5.2)
+        against the MNE of :func:`~mfpde.games.game_equilibrium` (no MNE exists for σ = 0).
     """
     flow.check(problem.sigma)
     grid_mu = resolve_grid(problem.domain_mu, cells_mu, grid_mu, "solve_game", "_mu")

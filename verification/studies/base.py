@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from tqdm.auto import tqdm
 from mfpde.config import PROBLEM_SETUPS, Table, parse_tables
 from mfpde.errors import InputError, MfpdeError
 from mfpde.storage import atomic_path
+from particles.replicas import mpi_world
 from verification.studies.report import Block, Code, Heading, Image, TableBlock, write_reports
 
 __all__ = [
@@ -204,19 +204,6 @@ def save_png(ax, folder: Path, name: str, caption: str) -> Image:
     with atomic_path(folder / name) as tmp:
         ax.figure.savefig(tmp, dpi=110, format="png")
     return Image(name, caption)
-
-
-def mpi_world():
-    """``MPI.COMM_WORLD`` when launched by ``mpiexec`` with more than one rank, else None.
-
-    mpi4py is imported only then, so serial runs never initialise MPI.
-    """
-    size = int(os.environ.get("PMI_SIZE", os.environ.get("OMPI_COMM_WORLD_SIZE", "1")))
-    if size <= 1:
-        return None
-    from mpi4py import MPI
-
-    return MPI.COMM_WORLD
 
 
 def versions() -> dict[str, str]:
