@@ -1,8 +1,11 @@
-"""Domains Ω of MATH §1: intervals and boxes (no-flux walls), the torus T^d and the circle S^1.
+"""Domains Ω of MATH §1: intervals and boxes (no-flux walls), T^d, the circle S^1 and the sphere S².
 
 A domain is geometry only; it knows nothing of how it is discretised. The finite-volume grids
-(:mod:`mfpde.fv.grid`) and, later, the particle systems consume the same objects (the particles
-use :meth:`Domain.project` to wrap or reflect positions).
+(:mod:`mfpde.fv.grid`), the meshes of :mod:`mfpde.fem` and the particle systems consume the same
+objects. Particles step in the tangent space and retract (MATH §6.3): :meth:`Domain.tangent`
+projects a step onto the tangent space (the identity on flat domains), :meth:`Domain.project`
+wraps or reflects positions (normalises them on S²), :meth:`Domain.uniform` samples the uniform
+law.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import numpy as np
 
 from mfpde.errors import InputError
 
-__all__ = ["Domain", "Interval", "Box", "Torus", "Circle"]
+__all__ = ["Domain", "Interval", "Box", "Torus", "Circle", "Sphere"]
 
 TWO_PI = 2.0 * np.pi
 
@@ -77,6 +80,14 @@ class Domain:
                 x[..., k] = lo[k] + np.where(y > length[k], 2 * length[k] - y, y)
         return x
 
+    def tangent(self, points: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        """The tangent part of ``steps`` at ``points``: the steps themselves (Ω is flat)."""
+        return steps
+
+    def uniform(self, rng: np.random.Generator, m: int) -> np.ndarray:
+        """m iid draws from the uniform law on Ω, shape (m, d)."""
+        return np.asarray(self.lower) + self.lengths * rng.random((m, self.dim))
+
 
 def Interval(lower: float, upper: float) -> Domain:  # noqa: N802 (a domain constructor)
     """The interval [lower, upper] with no-flux ends."""
@@ -99,3 +110,31 @@ def Torus(dim: int = 1) -> Domain:  # noqa: N802
 def Circle() -> Domain:  # noqa: N802
     """The unit circle S^1, parametrised by the angle x ∈ [0, 2π)."""
     return Domain((0.0,), (TWO_PI,), (True,), kind="circle")
+
+
+@dataclass(frozen=True)
+class Sphere:
+    """The unit sphere S² ⊂ R³ (MATH §1); points are (x1, x2, x3) with |x| = 1."""
+
+    kind: str = "sphere"
+    dim: int = 3
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Side lengths of the bounding cube [−1, 1]³ (the scale of finite-difference steps)."""
+        return np.full(3, 2.0)
+
+    @staticmethod
+    def project(points: np.ndarray) -> np.ndarray:
+        """Retract points of R³ \\ {0} onto S² (x ↦ x/|x|)."""
+        x = np.asarray(points, dtype=float)
+        return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+    @staticmethod
+    def tangent(points: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        """P_x v = v − (x·v) x, the projection of steps v onto the tangent planes at x ∈ S²."""
+        return steps - np.sum(points * steps, axis=-1, keepdims=True) * points
+
+    def uniform(self, rng: np.random.Generator, m: int) -> np.ndarray:
+        """m iid uniform points on S² (normalised standard normal vectors), shape (m, 3)."""
+        return self.project(rng.standard_normal((m, 3)))

@@ -5,7 +5,9 @@ Both compute, for targets t_i, sources s_j and strengths c_j,
     S(t_i) = Σ_j c_j K_h(t_i − s_j),   ∇S(t_i) = Σ_j c_j ∇K_h(t_i − s_j),
 
 with K_h the tensor-product kernel of :class:`mfpde.kernels.Kernel` (Gaussian on walled axes,
-periodised Gaussian on periodic ones; MATH §3.2). Neither builds the M × N matrix (MATH §6).
+periodised Gaussian on periodic ones; MATH §3.2), or on the sphere S² the von Mises-Fisher kernel
+K_h(t, s) ∝ e^{κ t·s}, κ = 1/h², whose gradient in R³ is ∇_t K_h = κ s K_h (its tangent part is
+the surface gradient). Neither method builds the M × N matrix (MATH §6).
 
 - ``"direct"``: a numba loop over targets (``parallel=True``) and sources, O(MN) work, O(M + N)
   memory; exact up to round-off. The reference.
@@ -18,6 +20,8 @@ periodised Gaussian on periodic ones; MATH §3.2). Neither builds the M × N mat
   Work O(N + M + K^d log K). The NUFFT tolerance, the mode truncation and the images are each
   set to ε/10, so that the measured relative error max|S_fast − S| / max|S| (and the same for
   ∇S) stays below ε (tests/test_particles_kernels.py).
+- On S² the sum is always the fused numba direct sum (both methods; no fast sum is needed at the
+  N ≤ 10^4 of the sphere tests).
 """
 
 from __future__ import annotations
@@ -26,9 +30,9 @@ import finufft
 import numba
 import numpy as np
 
-from mfpde.domains import Domain
+from mfpde.domains import Domain, Sphere
 from mfpde.errors import InputError
-from mfpde.kernels import _TAIL, Kernel, axis_fourier
+from mfpde.kernels import _TAIL, Kernel, axis_fourier, von_mises_fisher
 
 __all__ = ["KernelSum", "SUM_METHODS"]
 
@@ -84,6 +88,34 @@ def _direct(targets, sources, strengths, periods, images, h, gradient):  # pragm
     return values, grads
 
 
+@numba.njit(parallel=True, cache=True, fastmath=False)
+def _direct_sphere(targets, sources, strengths, kappa, gradient):  # pragma: no cover
+    m = targets.shape[0]
+    values = np.zeros(m)
+    grads = np.zeros((m, 3)) if gradient else np.zeros((0, 3))
+    for i in numba.prange(m):
+        acc = 0.0
+        g0 = g1 = g2 = 0.0
+        for j in range(sources.shape[0]):
+            cosine = (
+                targets[i, 0] * sources[j, 0]
+                + targets[i, 1] * sources[j, 1]
+                + targets[i, 2] * sources[j, 2]
+            )
+            e = strengths[j] * np.exp(kappa * (cosine - 1.0))
+            acc += e
+            if gradient:
+                g0 += e * sources[j, 0]
+                g1 += e * sources[j, 1]
+                g2 += e * sources[j, 2]
+        values[i] = acc
+        if gradient:
+            grads[i, 0] = kappa * g0
+            grads[i, 1] = kappa * g1
+            grads[i, 2] = kappa * g2
+    return values, grads
+
+
 class KernelSum:
     """S(t) = Σ_j c_j K_h(t − s_j) and ∇S(t) on a domain (module docstring).
 
@@ -91,8 +123,8 @@ class KernelSum:
     ----------
     kernel : Kernel
         K_h (only its bandwidth and the domain's axes matter here).
-    domain : Domain
-        Ω; its periodic axes use the periodised Gaussian.
+    domain : Domain or Sphere
+        Ω; its periodic axes use the periodised Gaussian; S² the von Mises-Fisher kernel.
     method : {"fast", "direct"}
         NUFFT fast sum or fused numba direct sum.
     tolerance : float
@@ -119,6 +151,8 @@ class KernelSum:
             raise InputError(f"kernel sum tolerance must be in [1e-14, 1), got {tolerance}")
         self.kernel, self.domain, self.method, self.tolerance = kernel, domain, method, tolerance
         self.threads = threads
+        if isinstance(domain, Sphere):
+            return
         h = kernel.bandwidth
         periods = [p if p is not None else 0.0 for p in kernel.periods(domain)]
         self._periods = np.asarray(periods)
@@ -158,6 +192,11 @@ class KernelSum:
         targets = np.ascontiguousarray(targets, dtype=float)
         sources = np.ascontiguousarray(sources, dtype=float)
         strengths = np.ascontiguousarray(strengths, dtype=float)
+        if isinstance(self.domain, Sphere):
+            h = float(self.kernel.bandwidth)
+            values, grads = _direct_sphere(targets, sources, strengths, 1.0 / h**2, gradient)
+            norm = float(von_mises_fisher(1.0, h))  # K_h at x·y = 1
+            return norm * values, norm * grads if gradient else None
         if self.method == "direct":
             values, grads = _direct(
                 targets,

@@ -1,11 +1,15 @@
 r"""Mean-field Langevin particles, Euler-Maruyama (MATH §3 item 2, §6.3).
 
-    X_i ← Π_Ω( X_i − η γ ∇g(X_i) + √(2γση) ξ_i ),  g = δF/δμ(μ_N, ·) + σU,  U = −log π,
+    X_i ← Π_Ω( X_i + P_{X_i}[−η γ ∇g(X_i) + √(2γση) ξ_i] ),  g = δF/δμ(μ_N, ·) + σU,  U = −log π,
 
-ξ_i iid standard normal, Π_Ω the retraction of :meth:`mfpde.domains.Domain.project` (wrap on
-periodic axes, reflect at walls, which realises the no-flux condition). The mean-field limit is the
-plain Fokker-Planck flow ∂_t μ = γ∇·(μ∇(δF/δμ + σU)) + γσΔμ (no kernel: the noise is the
-entropy); the weak error of Euler-Maruyama is first order in η.
+ξ_i iid standard normal, P_x the tangent projection of :meth:`mfpde.domains.Domain.tangent` (the
+identity on flat domains, v ↦ v − (x·v)x on S²) and Π_Ω the retraction of
+:meth:`mfpde.domains.Domain.project` (wrap on periodic axes, reflect at walls, which realises the
+no-flux condition; x ↦ x/|x| on S²). On S² the retraction adds the drift −2γση X of the Brownian
+motion of S² embedded in R³ (E|P_X ξ|² = 2, |X + Δ|^{−1} = 1 − |Δ|²/2 + O(|Δ|⁴)). The
+mean-field limit is the plain Fokker-Planck flow ∂_t μ = γ∇·(μ∇(δF/δμ + σU)) + γσΔμ (no kernel:
+the noise is the entropy; ∇, Δ are the surface operators on S²); the weak error of
+Euler-Maruyama is first order in η.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ def langevin_move(
     """One Euler-Maruyama step of length η with drift −γ∇g (``field`` without kernel)."""
     drift = field(X, w, want_gradient=True)[1]
     noise = np.sqrt(2 * gamma * field.sigma * dt) * rng.standard_normal(X.shape)
-    return field.domain.project(X - dt * gamma * drift + noise)
+    domain = field.domain
+    return domain.project(X + domain.tangent(X, noise - dt * gamma * drift))
 
 
 def langevin(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mfpde.domains import Domain
+from mfpde.domains import Domain, Sphere
 from mfpde.energies import as_function, finite_values
 from mfpde.errors import InputError
 
@@ -25,6 +25,8 @@ Step = Callable[[np.ndarray, np.ndarray, float], tuple[np.ndarray, np.ndarray]]
 _ENVELOPE_POINTS = {1: 4096, 2: 256, 3: 48}
 #: Safety factor of the envelope over the sampled maximum.
 _ENVELOPE_FACTOR = 1.25
+#: Points of the Fibonacci lattice on which the envelope is estimated on S² (spacing ≈ 0.02).
+_SPHERE_POINTS = 32768
 
 
 @dataclass
@@ -70,13 +72,27 @@ def simulate(
     return Trajectory(np.array(times), np.array(positions), np.array(weights))
 
 
+def _probe(domain: Domain | Sphere) -> np.ndarray:
+    """Points where the rejection envelope is estimated: cell centres, or a Fibonacci lattice."""
+    if isinstance(domain, Sphere):
+        k = np.arange(_SPHERE_POINTS) + 0.5
+        z = 1 - 2 * k / _SPHERE_POINTS
+        phi = np.pi * (3 - np.sqrt(5)) * k
+        r = np.sqrt(1 - z**2)
+        return np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=-1)
+    m = _ENVELOPE_POINTS[domain.dim]
+    axes = [lo + (np.arange(m) + 0.5) * L / m for lo, L in zip(domain.lower, domain.lengths)]
+    return np.stack([a.ravel() for a in np.meshgrid(*axes, indexing="ij")], axis=-1)
+
+
 def initial_particles(
-    initial: str | Callable | np.ndarray, domain: Domain, n: int, rng: np.random.Generator
+    initial: str | Callable | np.ndarray, domain: Domain | Sphere, n: int, rng: np.random.Generator
 ) -> np.ndarray:
     """N positions: a given (N, d) array, or iid draws from an unnormalised density on Ω.
 
-    Rejection from the uniform law on Ω with the envelope 1.25 × (max of f on a fine grid);
-    a draw above the envelope raises (the density has unresolved peaks).
+    Rejection from the uniform law on Ω (:meth:`~mfpde.domains.Domain.uniform`) with the
+    envelope 1.25 × (max of f on a fine grid of Ω, or a Fibonacci lattice of S²); a draw above
+    the envelope raises (the density has unresolved peaks).
     """
     if isinstance(initial, np.ndarray):
         if initial.shape != (n, domain.dim):
@@ -85,17 +101,14 @@ def initial_particles(
             )
         return domain.project(initial)
     f = as_function(initial, domain.dim)
-    lower, lengths = np.asarray(domain.lower), domain.lengths
-    m = _ENVELOPE_POINTS[domain.dim]
-    axes = [lo + (np.arange(m) + 0.5) * L / m for lo, L in zip(lower, lengths)]
-    probe = np.stack([a.ravel() for a in np.meshgrid(*axes, indexing="ij")], axis=-1)
+    probe = _probe(domain)
     values = finite_values("initial density", f(probe), probe)
     if values.min() < 0 or values.max() <= 0:
         raise InputError("initial density must be non-negative and not identically zero")
     envelope = _ENVELOPE_FACTOR * values.max()
     out = np.empty((0, domain.dim))
     while len(out) < n:
-        x = lower + lengths * rng.random((2 * (n - len(out)) + 16, domain.dim))
+        x = domain.uniform(rng, 2 * (n - len(out)) + 16)
         fx = finite_values("initial density", f(x), x)
         if fx.max() > envelope:
             raise InputError(

@@ -2,11 +2,11 @@ r"""Wasserstein-Fisher-Rao particle schemes (MATH §3 item 3, §6.1–6.2; [003]
 
 ``weighted_wfr``: weighted particles (X_i, w_i) with the kernelised field g_h = δF/δμ + σe_h,
 
-    X_i ← Π_Ω(X_i − γη ∇g_h(X_i)),   log w_i ← log w_i − αη (g_h(X_i) − ⟨g_h⟩_{μ_N}),
+    X_i ← Π_Ω(X_i − γη P_{X_i}∇g_h(X_i)),   log w_i ← log w_i − αη (g_h(X_i) − ⟨g_h⟩_{μ_N}),
 
-then Σ w_i = 1 (explicit Euler, first order in η). Deterministic once the initial positions are
-drawn (w_i = 1/N). Mean-field limit: ∂_t μ = γ∇·(μ∇g_h) − αμ(g_h − ⟨g_h⟩_μ)
-(:func:`mfpde.kernels.solve_kernelised`).
+then Σ w_i = 1 (explicit Euler, first order in η; P_x the tangent projection, MATH §6.3).
+Deterministic once the initial positions are drawn (w_i = 1/N). Mean-field limit:
+∂_t μ = γ∇·(μ∇g_h) − αμ(g_h − ⟨g_h⟩_μ) (:func:`mfpde.kernels.solve_kernelised`).
 
 ``wfr_jump``: equally weighted particles; a mean-field Langevin move
 (:func:`particles.langevin.langevin_move`) followed by a birth-death step with the kernelised rate
@@ -45,7 +45,7 @@ def weighted_step(
     g, grad = field(X, w, want_gradient=bool(gamma))
     g = sign * g
     if gamma:
-        X = field.domain.project(X - dt * gamma * sign * grad)
+        X = field.domain.project(X - dt * gamma * sign * field.domain.tangent(X, grad))
     log_w = np.log(w) - dt * alpha * (g - w @ g)
     return X, np.exp(log_normalise(log_w, np.ones_like(w)))
 

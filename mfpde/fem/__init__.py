@@ -18,7 +18,7 @@ from mfpde.fem.meshes import (
     read_msh,
 )
 from mfpde.fem.operator import P1FlowOperator
-from mfpde.fem.solve import FemGameSolution, FemSolution, solve, solve_game
+from mfpde.fem.solve import FemGameSolution, FemSolution, solve, solve_game, solve_kernelised
 from mfpde.fem.space import P1Space
 
 __all__ = [
@@ -35,4 +35,5 @@ __all__ = [
     "FemGameSolution",
     "solve",
     "solve_game",
+    "solve_kernelised",
 ]

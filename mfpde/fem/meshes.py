@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mfpde.domains import Domain
+from mfpde.domains import Domain, Sphere
 from mfpde.errors import InputError
 
 __all__ = [
@@ -96,20 +96,6 @@ class SimplexMesh:
                 for a, b in edges
             )
         )
-
-
-@dataclass(frozen=True)
-class Sphere:
-    """The unit sphere S² ⊂ R³ as a domain (MATH §1); points are (x1, x2, x3) with |x| = 1."""
-
-    kind: str = "sphere"
-    dim: int = 3
-
-    @staticmethod
-    def project(points: np.ndarray) -> np.ndarray:
-        """Retract points of R³ \\ {0} onto S² (x ↦ x/|x|)."""
-        x = np.asarray(points, dtype=float)
-        return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
 def box_mesh(domain: Domain, cells: int | tuple[int, ...]) -> SimplexMesh:

@@ -59,6 +59,9 @@ class P1FlowOperator(FlowOperatorBase):
         Entropy weight and the rates of MATH §3; transport needs σ > 0.
     scheme : {"implicit_euler"}
         The only transport scheme (backward Euler in the Slotboom variable).
+    sigma_reaction : float, optional
+        Entropy weight of the reaction (default σ; 0 for a kernelised field,
+        :func:`mfpde.kernels.solve_kernelised`).
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class P1FlowOperator(FlowOperatorBase):
         gamma: float,
         alpha: float,
         scheme: str = "implicit_euler",
+        sigma_reaction: float | None = None,
     ):
         if scheme != "implicit_euler":
             raise InputError(
@@ -76,7 +80,7 @@ class P1FlowOperator(FlowOperatorBase):
             )
         if gamma and not sigma > 0:
             raise InputError("a flow with transport (gamma > 0) needs sigma > 0 (Slotboom form)")
-        super().__init__(space.weights, log_pi, sigma, gamma, alpha)
+        super().__init__(space.weights, log_pi, sigma, gamma, alpha, sigma_reaction)
         self.space, self.scheme = space, scheme
         self._pi_g = space.function(name="pi_g")
         u, v = ufl.TrialFunction(space.V), ufl.TestFunction(space.V)

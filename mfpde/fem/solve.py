@@ -33,11 +33,21 @@ from mfpde.fem.space import P1Space
 from mfpde.flows import Flow
 from mfpde.games import GameFlow, GameProblem, GameSolution
 from mfpde.games import solve_game as solve_flow_game
+from mfpde.kernels import Kernel
+from mfpde.kernels import solve_kernelised as solve_kernelised_flow
 from mfpde.problem import OptimisationProblem
 from mfpde.solver import Solution
 from mfpde.solver import solve as solve_flow
 
-__all__ = ["solve", "solve_game", "FemSolution", "FemGameSolution", "write_vtx", "write_on_rank_0"]
+__all__ = [
+    "solve",
+    "solve_game",
+    "solve_kernelised",
+    "FemSolution",
+    "FemGameSolution",
+    "write_vtx",
+    "write_on_rank_0",
+]
 
 
 def write_vtx(path: str | os.PathLike, space: P1Space, times, density: np.ndarray) -> Path:
@@ -175,5 +185,37 @@ def solve(
         scheme="implicit_euler",
         progress=progress and space.comm.rank == 0,
         operator_type=P1FlowOperator,
+    )
+    return FemSolution(**vars(solution))
+
+
+def solve_kernelised(
+    problem: OptimisationProblem,
+    flow: Flow,
+    initial: str | Callable | np.ndarray,
+    kernel: Kernel,
+    *,
+    space: P1Space,
+    progress: bool = True,
+    **options,
+) -> FemSolution:
+    r"""Solve the kernelised flow ∂_t μ = γ∇·(μ∇g_h) − αμ(g_h − ⟨g_h⟩), g_h = δF/δμ + σe_h
+    (MATH §3.2), the mean-field limit of the particle methods, with P1 elements (MATH §8).
+
+    :func:`mfpde.kernels.solve_kernelised` with :class:`P1FlowOperator`; the convolutions
+    K_h*f are dense quadrature sums over the nodes with the lumped masses, rows split across
+    ``space.comm`` (:class:`mfpde.kernels.QuadratureKernel`; the von Mises-Fisher kernel on
+    S²). ``options`` are its ``t_end``, ``dt``, ``tolerance``, ``save_every`` and
+    ``kernelised_transport``. The result is the same on every rank.
+    """
+    solution = solve_kernelised_flow(
+        problem,
+        flow,
+        initial,
+        kernel,
+        grid=space,
+        progress=progress and space.comm.rank == 0,
+        operator_type=P1FlowOperator,
+        **options,
     )
     return FemSolution(**vars(solution))
