@@ -36,7 +36,7 @@ from particles.replicas import mpi_world, run_replicas, stack
 from particles.trajectory import Trajectory
 from particles.wfr import weighted_wfr, wfr_jump
 
-__all__ = ["METHODS", "Method", "ParticleResult", "particle_run"]
+__all__ = ["METHODS", "Method", "ParticleResult", "particle_run", "read_kernel"]
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,9 @@ def _seed(t: Table) -> int:
     return seed
 
 
-def _kernel(cfg: dict, name: str, method: Method) -> Kernel | None:
+def read_kernel(cfg: dict, name: str, method: Method) -> Kernel | None:
+    """K_h from ``[kernel]`` (``variant``, ``bandwidth`` > 0), which method ``name`` needs or
+    refuses (MATH §3.2)."""
     if not method.kernel:
         if "kernel" in cfg:
             raise InputError(f"[particles] method {name!r} uses no kernel: remove [kernel]")
@@ -152,7 +154,7 @@ def particle_run(cfg: dict, kind: str, text: str) -> Run:
     if n < 2:
         raise InputError(f"[particles] n must be an integer >= 2, got {n}")
     replicas, seed = t.integer("replicas", 1), _seed(t)
-    kernel = _kernel(cfg, name, method)
+    kernel = read_kernel(cfg, name, method)
     flow_table = {"kind": method.flow, **cfg.get("flow", {})}
     if flow_table["kind"] != method.flow:
         raise InputError(

@@ -73,10 +73,10 @@ from mfpde.config import PARTICLE_TABLES, Table
 from mfpde.energies import as_function, finite_values
 from mfpde.errors import InputError
 from mfpde.fv.grid import Grid
-from mfpde.kernels import VARIANTS, Kernel, solve_kernelised
+from mfpde.kernels import Kernel, solve_kernelised
 from mfpde.plotting import new_axes
 from mfpde.problem import OptimisationProblem
-from particles.config import METHODS
+from particles.config import METHODS, read_kernel
 from particles.kernels import KernelSum
 from verification.studies.base import Check, Item, Outcome, Study, register_study, save_png
 from verification.studies.report import Heading, TableBlock
@@ -326,7 +326,7 @@ class PropagationOfChaos(Study):
                     f"not [flow] kind = {flow['kind']!r}"
                 )
             cfg = {**cfg, "flow": flow}
-            kernel = self._kernel(cfg, method, spec.kernel)
+            kernel = read_kernel(cfg, method, spec)
             kernelised_transport = spec.kernelised_transport
         super().__init__(cfg, study, problem_kind, setup_override)
         self.kernel = kernel
@@ -375,19 +375,6 @@ class PropagationOfChaos(Study):
         self.code = code or mfpde_particles(
             method, run.initial, dt=dt, flow=run.flow, kernel=self.kernel, grid=run.grid
         )
-
-    @staticmethod
-    def _kernel(cfg: dict, method: str, needed: bool) -> Kernel | None:
-        """K_h from ``[kernel]`` (``variant``, ``bandwidth``), which ``method`` needs or refuses."""
-        if not needed:
-            if "kernel" in cfg:
-                raise InputError(f"[particles] method {method!r} uses no kernel: remove [kernel]")
-            return None
-        if "kernel" not in cfg:
-            raise InputError(f"[particles] method {method!r} needs a [kernel] table")
-        t = Table(cfg["kernel"], "kernel", {"variant", "bandwidth"})
-        variant, bandwidth = t.required("variant"), t.required("bandwidth")
-        return Kernel(t.string("variant", variant, VARIANTS), t.number("bandwidth", bandwidth))
 
     @cached_property
     def mesh(self) -> MeshReference:
