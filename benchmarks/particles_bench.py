@@ -42,7 +42,7 @@ print(repeats / (time.perf_counter() - start), resource.getrusage(resource.RUSAG
 CASE = """
 import time, numpy as np, mfpde
 from mfpde.kernels import Kernel
-from particles.kernels import KernelSum
+from mfpde.particles.kernels import KernelSum
 d, n, method = {d}, {n}, "{method}"
 domain, kernel = mfpde.Torus(d), Kernel("density", 0.3)
 X = np.random.default_rng(0).uniform(0, 2 * np.pi, (n, d))

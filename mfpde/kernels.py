@@ -29,7 +29,7 @@ convolves on a finite-volume grid axis by axis (K_h is a tensor product), by FFT
 axes and by a dense n_k × n_k matrix along walled ones; :class:`QuadratureKernel` on any other
 quadrature (the nodes and lumped masses of :class:`mfpde.fem.space.P1Space`) by dense rows split
 across MPI ranks (:class:`mfpde.rows.RowPartition`). :func:`solve_kernelised` solves the
-mean-field PDE of each particle method of :mod:`particles` on the mesh, so that particles are
+mean-field PDE of each particle method of :mod:`mfpde.particles` on the mesh, so that particles are
 compared with the limit of their own dynamics (MATH §7).
 """
 
@@ -298,7 +298,7 @@ def solve_kernelised(
 ) -> Solution:
     r"""Solve the kernelised flow ∂_t μ = γ∇·(μ∇g_h) − αμ(g_h − ⟨g_h⟩), g_h = δF/δμ + σe_h.
 
-    This is the mean-field limit of the particle methods of MATH §6 (:mod:`particles`):
+    This is the mean-field limit of the particle methods of MATH §6 (:mod:`mfpde.particles`):
     ``birth_death`` (γ = 0), ``weighted_wfr`` (γ, α > 0), and with
     ``kernelised_transport=False`` ``wfr_jump``, whose transport is the plain Fokker-Planck part
     γ∇·(μ∇(δF/δμ + σ log(μ/π))) (Langevin moves need no kernel).

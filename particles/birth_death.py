@@ -21,9 +21,9 @@ import numpy as np
 
 from mfpde.fv.grid import Grid
 from mfpde.kernels import Kernel
+from mfpde.particles.fields import ParticleField
+from mfpde.particles.trajectory import Trajectory, initial_particles, simulate
 from mfpde.problem import OptimisationProblem
-from particles.fields import ParticleField
-from particles.trajectory import Trajectory, initial_particles, simulate
 
 __all__ = ["birth_death", "birth_death_jump"]
 
@@ -74,7 +74,7 @@ def birth_death(
     seed : int or SeedSequence, optional
         The same seed gives the same trajectory.
     grid, method, tolerance
-        Passed to :class:`particles.fields.ParticleField`.
+        Passed to :class:`mfpde.particles.fields.ParticleField`.
     """
     rng = np.random.default_rng(seed)
     field = ParticleField(problem, kernel, grid=grid, method=method, tolerance=tolerance)

@@ -3,15 +3,16 @@ r"""The ``[particles]`` and ``[kernel]`` tables of ``mfpde run`` (README "Partic
 A run with a ``[particles]`` table solves, on the mesh, the mean-field PDE of the particle
 method's own dynamics (MATH §3.2, §6, §7): :func:`mfpde.kernels.solve_kernelised` for the
 kernelised methods, :func:`mfpde.solve` for ``langevin``, :func:`mfpde.games.solve_game` for the
-game methods, and R seeded replicas of the particles beside it (:func:`particles.run_replicas`).
+game methods, and R seeded replicas of the particles beside it
+(:func:`mfpde.particles.run_replicas`).
 The flow is the method's (``[flow] kind`` defaults to it and must not contradict it; its rates are
 the particles' γ, α). The particles are saved at the mesh solution's saved times, which needs a
 fixed ``[time] dt`` whose saving interval dt · save_every is a whole number of particle steps.
 The output file is the mesh solution's with ``/mu/particles/positions`` (n_saved × R × N × d) and
 ``/mu/particles/weights`` (n_saved × R × N), and the same under ``/nu/`` for games.
 
-Under ``mpiexec -n P`` (:func:`particles.replicas.mpi_world`) the replicas are split over the
-ranks by :func:`particles.run_replicas`; rank 0 gathers them, solves the (serial) mesh PDE and
+Under ``mpiexec -n P`` (:func:`mfpde.particles.replicas.mpi_world`) the replicas are split over the
+ranks by :func:`mfpde.particles.run_replicas`; rank 0 gathers them, solves the (serial) mesh PDE and
 writes the file, which is the serial run's: replica r's seed does not depend on P.
 """
 
@@ -24,17 +25,18 @@ from typing import Any
 import h5py
 import numpy as np
 
-from mfpde.config import Run, Table, game_setup, optimisation_setup
+from mfpde.config import game_setup, optimisation_setup
 from mfpde.errors import InputError
 from mfpde.fv.grid import Grid
 from mfpde.kernels import VARIANTS, Kernel, solve_kernelised
+from mfpde.particles.birth_death import birth_death
+from mfpde.particles.games import langevin_da, mirror_descent, wfr_da
+from mfpde.particles.langevin import langevin
+from mfpde.particles.replicas import mpi_world, run_replicas, stack
+from mfpde.particles.trajectory import Trajectory
+from mfpde.particles.wfr import weighted_wfr, wfr_jump
 from mfpde.storage import atomic_path
-from particles.birth_death import birth_death
-from particles.games import langevin_da, mirror_descent, wfr_da
-from particles.langevin import langevin
-from particles.replicas import mpi_world, run_replicas, stack
-from particles.trajectory import Trajectory
-from particles.wfr import weighted_wfr, wfr_jump
+from mfpde.tables import Run, Table
 
 __all__ = ["METHODS", "Method", "ParticleResult", "particle_run", "read_kernel"]
 
@@ -190,7 +192,7 @@ def particle_run(cfg: dict, kind: str, text: str) -> Run:
 
 def _replicate(simulate: Callable, replicas: int, seed: int, comm) -> Callable:
     """``replicate(*args, **options)``: the R replicas of ``simulate`` (over the ranks of
-    ``comm``; None on ranks other than 0, :func:`particles.run_replicas`)."""
+    ``comm``; None on ranks other than 0, :func:`mfpde.particles.run_replicas`)."""
     return lambda *args, **options: run_replicas(
         simulate, replicas, seed, *args, comm=comm, **options
     )

@@ -11,7 +11,7 @@ the particles, the field g and its gradient ∇g that every particle method of M
   callables, step ε = 1e-5 × (domain length): truncation error ε²|f'''|/6 ≈ 1e-10 |f'''| L² and
   round-off ≈ 1e-16 |f| / ε, so about 1e-10 relative for smooth expressions.
 - the kernelised entropy σ e_h[μ_N](X_i) of the variant of :class:`mfpde.kernels.Kernel`, with
-  the kernel sums of :class:`particles.kernels.KernelSum`:
+  the kernel sums of :class:`mfpde.particles.kernels.KernelSum`:
   ``"density"``: log(K_h*μ_N / π);
   ``"blob"``: log(K_h*μ_N / π) + Σ_j w_j K_h(· − X_j)/(K_h*μ_N)(X_j);
   ``"smoothed_kl"``: Σ_y w_y K_h(· − y)[log((K_h*μ_N)(y)/π(y)) + 1] on the cells y of a grid.
@@ -40,8 +40,8 @@ from mfpde.energies import (
 from mfpde.errors import InputError
 from mfpde.fv.grid import Grid
 from mfpde.kernels import Kernel
+from mfpde.particles.kernels import KernelSum
 from mfpde.problem import OptimisationProblem, Reference
-from particles.kernels import KernelSum
 
 __all__ = ["ParticleField", "energy_field", "log_reference", "gradient"]
 

@@ -13,7 +13,8 @@ evaluated by :class:`PayoffSums`. The algorithms, each a documented function:
 - :func:`wfr_da` ([003] Alg. 2, MATH §6.4), σ = 0 as in [003]: weighted particles,
   X ← Π(X − γη∇V_x),  log u ← log u − αη(V_x − ⟨V_x⟩_μ);  Y ← Π(Y + γη∇V_y),
   log v ← log v + αη(V_y − ⟨V_y⟩_ν), then normalisation. Output time averages with
-  :func:`particles.observables.time_average`. Mean-field limit: the WFR-DA game PDE with σ = 0.
+  :func:`mfpde.particles.observables.time_average`. Mean-field limit: the WFR-DA game PDE with
+  σ = 0.
 - :func:`mirror_descent` (γ = 0, σ = 0): the weight updates only, positions fixed at the
   initial draw. Mean-field limit: the Fisher-Rao game flow with σ = 0 (``"mirror_descent"``).
 
@@ -32,9 +33,9 @@ from mfpde.energies import finite_values
 from mfpde.errors import InputError
 from mfpde.expressions import parse
 from mfpde.games.problem import Bilinear, GameProblem, reference_in_y
+from mfpde.particles.fields import BLOCK, FD_STEP, gradient, log_reference
+from mfpde.particles.trajectory import _check_run, initial_particles
 from mfpde.problem import log_normalise
-from particles.fields import BLOCK, FD_STEP, gradient, log_reference
-from particles.trajectory import _check_run, initial_particles
 
 __all__ = ["PayoffSums", "GameTrajectory", "langevin_da", "wfr_da", "mirror_descent"]
 
@@ -62,7 +63,7 @@ class PayoffSums:
         With a :class:`~mfpde.games.Bilinear` payoff.
     method : {"fourier", "direct"}
         ``"direct"``: sums over all pairs in row blocks (O(B·M) memory), gradients by central
-        differences of ℓ (error ≈ 1e-10 relative, :mod:`particles.fields`). ``"fourier"`` (1-D
+        differences of ℓ (error ≈ 1e-10 relative, :mod:`mfpde.particles.fields`). ``"fourier"`` (1-D
         periodic X and Y): ℓ(x, y) = Σ_{|k|,|l| ≤ 15} c_kl e^{ikx̃} e^{ilỹ} from a 64 × 64
         FFT (refused unless the discarded coefficients are below ``tolerance`` relative), then
         V_x(X) = Σ_k e^{ikX̃} Σ_l c_kl Σ_j v_j e^{ilỸ_j} by NUFFTs (type 1 then type 2, both

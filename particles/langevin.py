@@ -18,9 +18,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from mfpde.particles.fields import ParticleField
+from mfpde.particles.trajectory import Trajectory, initial_particles, simulate
 from mfpde.problem import OptimisationProblem
-from particles.fields import ParticleField
-from particles.trajectory import Trajectory, initial_particles, simulate
 
 __all__ = ["langevin", "langevin_move"]
 
@@ -52,7 +52,7 @@ def langevin(
     save_every: int = 1,
 ) -> Trajectory:
     """Simulate mean-field Langevin dynamics (module docstring); arguments as for
-    :func:`particles.birth_death.birth_death`, with the transport rate γ."""
+    :func:`mfpde.particles.birth_death.birth_death`, with the transport rate γ."""
     rng = np.random.default_rng(seed)
     field = ParticleField(problem)
     X = initial_particles(initial, problem.domain, n, rng)

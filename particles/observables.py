@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from particles.trajectory import Trajectory
+from mfpde.particles.trajectory import Trajectory
 
 __all__ = [
     "replica_expectations",

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from mfpde.errors import InputError, MfpdeError
-from particles.trajectory import Trajectory
+from mfpde.particles.trajectory import Trajectory
 
 __all__ = ["mpi_world", "replica_seeds", "run_replicas", "stack"]
 
@@ -55,7 +55,8 @@ def run_replicas(
     Parameters
     ----------
     method : callable
-        A particle method of :mod:`particles` (e.g. :func:`particles.birth_death.birth_death`).
+        A particle method of :mod:`mfpde.particles` (e.g.
+        :func:`mfpde.particles.birth_death.birth_death`).
     replicas : int
         R.
     seed : int

@@ -9,8 +9,9 @@ Deterministic once the initial positions are drawn (w_i = 1/N). Mean-field limit
 ∂_t μ = γ∇·(μ∇g_h) − αμ(g_h − ⟨g_h⟩_μ) (:func:`mfpde.kernels.solve_kernelised`).
 
 ``wfr_jump``: equally weighted particles; a mean-field Langevin move
-(:func:`particles.langevin.langevin_move`) followed by a birth-death step with the kernelised rate
-β_i = α(g_h(X_i) − ⟨g_h⟩) (:func:`particles.birth_death.birth_death_jump`). Mean-field limit:
+(:func:`mfpde.particles.langevin.langevin_move`) followed by a birth-death step with the kernelised
+rate β_i = α(g_h(X_i) − ⟨g_h⟩) (:func:`mfpde.particles.birth_death.birth_death_jump`). Mean-field
+limit:
 ∂_t μ = γ∇·(μ∇(δF/δμ + σ log(μ/π))) − αμ(g_h − ⟨g_h⟩_μ), plain transport and kernelised
 reaction (``solve_kernelised(..., kernelised_transport=False)``).
 """
@@ -23,11 +24,11 @@ import numpy as np
 
 from mfpde.fv.grid import Grid
 from mfpde.kernels import Kernel
+from mfpde.particles.birth_death import birth_death_jump
+from mfpde.particles.fields import ParticleField
+from mfpde.particles.langevin import langevin_move
+from mfpde.particles.trajectory import Trajectory, initial_particles, simulate
 from mfpde.problem import OptimisationProblem, log_normalise
-from particles.birth_death import birth_death_jump
-from particles.fields import ParticleField
-from particles.langevin import langevin_move
-from particles.trajectory import Trajectory, initial_particles, simulate
 
 __all__ = ["weighted_wfr", "wfr_jump", "weighted_step"]
 
@@ -67,7 +68,8 @@ def weighted_wfr(
     tolerance: float = 1e-10,
 ) -> Trajectory:
     """Simulate weighted WFR particles (module docstring); arguments as for
-    :func:`particles.birth_death.birth_death`, with the rates γ, α (``kernel`` None needs σ = 0)."""
+    :func:`mfpde.particles.birth_death.birth_death`, with the rates γ, α (``kernel`` None needs
+    σ = 0)."""
     rng = np.random.default_rng(seed)
     field = ParticleField(problem, kernel, grid=grid, method=method, tolerance=tolerance)
     X = initial_particles(initial, problem.domain, n, rng)

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from conftest import assert_invariants
 
-from mfpde.cli import main
-from mfpde.config import load_config
+from mfpde.cli import load_config, main
 from mfpde.fem import P1Space, icosphere
 from mfpde.storage import read_h5
 

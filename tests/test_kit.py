@@ -1,4 +1,4 @@
-"""The test kit :mod:`mfpde.testing` and its pytest plugin: right codes pass, wrong ones fail.
+"""The test kit (:mod:`mfpde.verification.testing`) and its plugin: right codes pass, wrong fail.
 
 Case: T¹, V = cos x, σ = 0.5, μ₀ ∝ exp(sin x + ½ cos 2x), η = 0.02, N = 100 … 1600, 16 replicas
 (seed 3), t = 1. Two deliberately wrong particle codes, each a one-character change of a correct
@@ -27,10 +27,14 @@ import pytest
 
 import mfpde
 from mfpde.kernels import Kernel
-from mfpde.testing import assert_lyapunov_rate, assert_propagation_of_chaos, mfpde_particles
-from particles.birth_death import birth_death_jump
-from particles.fields import ParticleField
-from particles.trajectory import initial_particles, simulate
+from mfpde.particles.birth_death import birth_death_jump
+from mfpde.particles.fields import ParticleField
+from mfpde.particles.trajectory import initial_particles, simulate
+from mfpde.verification.testing import (
+    assert_lyapunov_rate,
+    assert_propagation_of_chaos,
+    mfpde_particles,
+)
 
 PROBLEM = mfpde.OptimisationProblem(mfpde.Torus(1), mfpde.Potential("cos(x)"), sigma=0.5)
 INITIAL = "exp(sin(x) + 0.5*cos(2*x))"

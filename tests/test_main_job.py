@@ -14,8 +14,8 @@ import pytest
 import scipy.linalg
 
 from mfpde.storage import read_h5
-from verification import main_job
-from verification.main_job import FLOWS, STUDIES, Settings, main
+from mfpde.verification import main_job
+from mfpde.verification.main_job import FLOWS, STUDIES, Settings, main
 
 DATASETS = ("time", "mu/points", "mu/weights", "mu/density", "observers/lyapunov")
 

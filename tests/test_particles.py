@@ -29,11 +29,11 @@ import pytest
 
 import mfpde
 from mfpde.kernels import Kernel, solve_kernelised
-from particles.birth_death import birth_death
-from particles.langevin import langevin
-from particles.observables import compare, replica_expectations, rmse
-from particles.replicas import run_replicas
-from particles.wfr import weighted_wfr, wfr_jump
+from mfpde.particles.birth_death import birth_death
+from mfpde.particles.langevin import langevin
+from mfpde.particles.observables import compare, replica_expectations, rmse
+from mfpde.particles.replicas import run_replicas
+from mfpde.particles.wfr import weighted_wfr, wfr_jump
 
 PROBLEM = mfpde.OptimisationProblem(mfpde.Circle(), energy=mfpde.Potential("cos(x)"), sigma=0.5)
 INITIAL = "exp(sin(x) + 0.5*cos(2*x))"

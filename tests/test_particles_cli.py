@@ -2,8 +2,8 @@
 
 The file holds the mesh solution of the method's own mean-field PDE and the replicas' particles at
 the mesh's saved times; both must be bit for bit what the Python API gives for the same seeds
-(:func:`particles.run_replicas`, :func:`mfpde.kernels.solve_kernelised`). Every kind of bad input
-exits with code 2, one line ``error: ...`` and no output file.
+(:func:`mfpde.particles.run_replicas`, :func:`mfpde.kernels.solve_kernelised`). Every kind of bad
+input exits with code 2, one line ``error: ...`` and no output file.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ import mfpde
 from mfpde.cli import main
 from mfpde.games import Bilinear, GameProblem, game_flow, solve_game
 from mfpde.kernels import Kernel, solve_kernelised
-from mfpde.storage import read_h5
-from particles import (
+from mfpde.particles import (
     birth_death,
     langevin,
     mirror_descent,
@@ -27,6 +26,7 @@ from particles import (
     wfr_da,
     wfr_jump,
 )
+from mfpde.storage import read_h5
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "circle_birth_death.toml"
 

@@ -18,11 +18,11 @@ import pytest
 import mfpde
 from mfpde.fv.operator import FlowOperator
 from mfpde.games import Bilinear, GameProblem, Quadrature, game_flow, solve_game
+from mfpde.particles.games import PayoffSums, langevin_da, mirror_descent, wfr_da
+from mfpde.particles.observables import compare, time_average
+from mfpde.particles.replicas import run_replicas
 from mfpde.solver import initial_density
 from mfpde.stepper import System, integrate
-from particles.games import PayoffSums, langevin_da, mirror_descent, wfr_da
-from particles.observables import compare, time_average
-from particles.replicas import run_replicas
 
 ELL = "cos(x - y) + 0.5*sin(x) + cos(2*y)"
 INITIAL = ("exp(sin(x))", "exp(cos(y))")

@@ -15,7 +15,7 @@ import pytest
 
 import mfpde
 from mfpde.kernels import Kernel
-from particles.kernels import KernelSum
+from mfpde.particles.kernels import KernelSum
 
 DOMAINS = [mfpde.Circle(), mfpde.Interval(-1.0, 2.0), mfpde.Torus(2), mfpde.Box([0, 0], [1, 2])]
 
@@ -78,8 +78,8 @@ def test_fast_sum_sign_convention_on_a_single_source():
 MEMORY_SCRIPT = """
 import re, numpy as np, mfpde
 from mfpde.kernels import Kernel
-from particles.birth_death import birth_death
-from particles.langevin import langevin
+from mfpde.particles.birth_death import birth_death
+from mfpde.particles.langevin import langevin
 problem = mfpde.OptimisationProblem(
     mfpde.Torus(2), mfpde.Potential("cos(x1) + sin(x2)") , 0.5)
 run = dict(n=1_000_000, t_end=0.01, dt=0.01, seed=0)

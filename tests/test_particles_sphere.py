@@ -24,11 +24,11 @@ import pytest
 import mfpde
 from mfpde.fem import P1Space, Sphere, icosphere, solve, solve_kernelised
 from mfpde.kernels import Kernel, von_mises_fisher
-from particles.birth_death import birth_death
-from particles.kernels import KernelSum
-from particles.langevin import langevin
-from particles.observables import compare, replica_expectations
-from particles.replicas import run_replicas
+from mfpde.particles.birth_death import birth_death
+from mfpde.particles.kernels import KernelSum
+from mfpde.particles.langevin import langevin
+from mfpde.particles.observables import compare, replica_expectations
+from mfpde.particles.replicas import run_replicas
 
 PROBLEM = mfpde.OptimisationProblem(Sphere(), mfpde.Potential("x3"), sigma=0.5)
 INITIAL = "exp(2*x1)"

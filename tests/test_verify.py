@@ -16,10 +16,10 @@ import pytest
 
 from mfpde.config import optimisation_setup, parse_tables
 from mfpde.errors import InputError
-from verification.studies import load_study, run_study
-from verification.studies.discretisation_order import restrict
-from verification.studies.references import e2_heat, e3_gaussian
-from verification.studies.stats import fit_decay_rate, fit_slope
+from mfpde.verification.studies import load_study, run_study
+from mfpde.verification.studies.discretisation_order import restrict
+from mfpde.verification.studies.references import e2_heat, e3_gaussian
+from mfpde.verification.studies.stats import fit_decay_rate, fit_slope
 
 FISHER_RAO = """\
 [study]

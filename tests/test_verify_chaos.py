@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 
 from mfpde.errors import InputError
-from verification.studies import load_study, run_study
-from verification.studies.base import Item
-from verification.studies.propagation_of_chaos import item_seed
+from mfpde.verification.studies import load_study, run_study
+from mfpde.verification.studies.base import Item
+from mfpde.verification.studies.propagation_of_chaos import item_seed
 
 CHAOS = """\
 [study]

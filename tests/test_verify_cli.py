@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from mfpde.cli import main
-from verification.studies import run_study
+from mfpde.verification.studies import run_study
 
 # WFR with an interaction (a nonlinear field, MATH §3), self-convergence in dt on 32 cells. The
 # levels take ~0.01, 0.02, 0.05, 0.1 and 2 s, so the kill lands in the middle of the study.

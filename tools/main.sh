@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source tools/setup.sh
-exec "$MFPDE_VENV/bin/python" -m verification.main_job "$@"
+exec "$MFPDE_VENV/bin/python" -m mfpde.verification.main_job "$@"

@@ -22,7 +22,7 @@ part "ruff format" "$bin/ruff" format --check .
 # MPI first, so that the last test summary printed is the serial one, which counts every test.
 part "MPI tests" "$bin/mpiexec" -n 2 "$bin/python" -m pytest --with-mpi -q -p no:cacheprovider tests/mpi
 part "serial tests" "$bin/python" -m pytest -q -p no:cacheprovider --doctest-glob=README.md \
-    tests mfpde particles verification README.md
+    tests mfpde README.md
 
 if ((${#failed[@]})); then
     echo "FAILED: ${failed[*]}" >&2

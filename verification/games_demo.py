@@ -6,8 +6,8 @@ through the configuration-file contract of the CLI, writes the HDF5 result and a
 L_t = KL(μ*|μ_t) + KL(ν*|ν_t) against the bound e^{−ασt} L_0, the NI error of (μ_t, ν_t) and
 of the time averages, and the densities against the MNE.
 
-Run ``python -m verification.games_demo [-o OUTDIR]``; :func:`games_section` is a section of the
-main job.
+Run ``python -m mfpde.verification.games_demo [-o OUTDIR]``; :func:`games_section` is a section
+of the main job.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mfpde.config import load_config
+from mfpde.config import load_run
 from mfpde.plotting import new_axes, plot_density_slices, plot_lyapunov, save_figure
-from verification.report import SectionReport
+from mfpde.verification.report import SectionReport
 
 CONFIG = """\
 [problem]
@@ -52,7 +52,7 @@ def games_section(outdir: Path, progress: bool = True) -> SectionReport:
     """Solve, write ``games_fisher_rao.h5`` and ``games_fisher_rao.png`` into ``outdir``."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    sol = load_config(CONFIG).execute(progress)
+    sol = load_run(CONFIG).execute(progress)
     h5 = outdir / "games_fisher_rao.h5"
     sol.save(h5, CONFIG)
 
@@ -104,7 +104,7 @@ def games_section(outdir: Path, progress: bool = True) -> SectionReport:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m verification.games_demo``."""
+    """Entry point of ``python -m mfpde.verification.games_demo``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--outdir", type=Path, default=Path("out/games"))
     args = parser.parse_args(argv)

@@ -1,11 +1,11 @@
 r"""The main job: propagation of chaos, a game's Lyapunov rate, optimisation flows (MATH §3-7).
 
-``python -m verification.main_job [-o OUTDIR]`` (default ``out/main``), run by
+``python -m mfpde.verification.main_job [-o OUTDIR]`` (default ``out/main``), run by
 ``bash tools/main.sh``. The job is a list of :data:`SECTIONS`; each writes its files into OUTDIR
 and returns a :class:`SectionReport` (a title, a markdown summary and the paths it wrote). The job
 prints every summary and collects them in ``OUTDIR/report.md``.
 
-Headline sections (verification studies, :mod:`verification.studies`, each written into its
+Headline sections (verification studies, :mod:`mfpde.verification.studies`, each written into its
 own folder ``OUTDIR/<name>/`` with ``report.md``, ``report.html``, the figures and ``data.h5``):
 
 - ``chaos`` (:func:`chaos_section`): propagation of chaos of the kernelised Fisher-Rao
@@ -32,7 +32,7 @@ The discrete flows keep these rates exactly in time (exact reaction, exponential
 commuting linearisations), so the measured rates agree with the theory up to the nonlinear
 remainder inside the fit window of MATH §5.
 
-Games section (:func:`verification.games_demo.games_section`): the Fisher-Rao game flow, its
+Games section (:func:`mfpde.verification.games_demo.games_section`): the Fisher-Rao game flow, its
 Lyapunov function L_t = KL(μ*|μ_t) + KL(ν*|ν_t) against the bound e^{−ασt} L_0 (MATH §5.2) and the
 NI error over time.
 """
@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from mfpde.config import load_config
+from mfpde.config import load_run
 from mfpde.domains import Torus
 from mfpde.energies import Potential
 from mfpde.flows import FLOW_DEFAULTS
@@ -57,9 +57,9 @@ from mfpde.lyapunov import fit_rate, fokker_planck_gap
 from mfpde.plotting import new_axes, plot_densities, plot_lyapunov, save_figure
 from mfpde.problem import OptimisationProblem
 from mfpde.solver import Solution
-from verification.games_demo import games_section
-from verification.report import SectionReport
-from verification.studies import run_study
+from mfpde.verification.games_demo import games_section
+from mfpde.verification.report import SectionReport
+from mfpde.verification.studies import run_study
 
 __all__ = [
     "Settings",
@@ -154,7 +154,7 @@ def optimisation_runs(settings: Settings = Settings(), progress: bool = True) ->
         rate, formula = theory[flow]
         t_end = float(np.ceil(settings.decades * np.log(10) / rate))
         config = settings.config(flow, t_end)
-        solution = load_config(config).execute(False)
+        solution = load_run(config).execute(False)
         result = FlowResult(
             flow, solution, config, rate, formula, bound=ac if flow == "fisher_rao" else None
         )
@@ -297,9 +297,9 @@ def run(outdir: Path, progress: bool = True) -> list[SectionReport]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m verification.main_job``; returns the exit code."""
+    """Entry point of ``python -m mfpde.verification.main_job``; returns the exit code."""
     parser = argparse.ArgumentParser(
-        prog="python -m verification.main_job", description=__doc__.splitlines()[0]
+        prog="python -m mfpde.verification.main_job", description=__doc__.splitlines()[0]
     )
     parser.add_argument("-o", "--outdir", type=Path, default=Path("out/main"))
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")

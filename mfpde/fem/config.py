@@ -15,11 +15,11 @@ The transport scheme is backward Euler in the Slotboom variable: ``[time] scheme
 
 from __future__ import annotations
 
-from mfpde.config import Discretisation, Table, domain_from_table
 from mfpde.errors import InputError
 from mfpde.fem.meshes import Sphere, box_mesh, disk_mesh, icosphere, lshape_mesh, read_msh
 from mfpde.fem.solve import FemSolution, solve, solve_game
 from mfpde.fem.space import P1Space
+from mfpde.tables import Discretisation, Table, domain_from_table
 
 __all__ = ["discretisation"]
 

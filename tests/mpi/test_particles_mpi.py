@@ -1,10 +1,10 @@
 """Replicas over MPI ranks give the same numbers as a serial run (MATH §7; particles.replicas).
 
 Run with ``mpiexec -n 2 python -m pytest --with-mpi tests/mpi``. Replica r runs with the r-th
-child of the root seed whatever the number of ranks, so :func:`particles.run_replicas` over the
-ranks equals the serial call; ``mpiexec -n 2 mfpde run`` with a ``[particles]`` table (rank 0
-solves the serial mesh PDE and writes one file) equals the serial file bit for bit, and only
-rank 0 prints.
+child of the root seed whatever the number of ranks, so :func:`mfpde.particles.run_replicas`
+over the ranks equals the serial call; ``mpiexec -n 2 mfpde run`` with a ``[particles]`` table
+(rank 0 solves the serial mesh PDE and writes one file) equals the serial file bit for bit, and
+only rank 0 prints.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ import pytest
 from mpi4py import MPI
 
 import mfpde
-import particles.config
+import mfpde.particles.config
 from mfpde.cli import main
 from mfpde.kernels import Kernel
+from mfpde.particles.birth_death import birth_death
+from mfpde.particles.replicas import run_replicas
 from mfpde.storage import read_h5
-from particles.birth_death import birth_death
-from particles.replicas import run_replicas
 
 PROBLEM = mfpde.OptimisationProblem(mfpde.Circle(), energy=mfpde.Potential("cos(x)"), sigma=0.5)
 
@@ -133,7 +133,7 @@ def _assert_equal(a: dict, b: dict, where: str = "") -> None:
 @pytest.mark.parametrize("name", CONFIGS)
 def test_replicas_over_ranks_give_the_serial_file(name, tmp_path, capsys, monkeypatch):
     world = MPI.COMM_WORLD
-    assert particles.config.mpi_world().Get_size() == world.size  # the CLI sees the ranks
+    assert mfpde.particles.config.mpi_world().Get_size() == world.size  # the CLI sees the ranks
     folder = Path(world.bcast(str(tmp_path), root=0))
     config = folder / "run.toml"
     if world.rank == 0:
@@ -145,7 +145,7 @@ def test_replicas_over_ranks_give_the_serial_file(name, tmp_path, capsys, monkey
     assert out.startswith("wrote ") if world.rank == 0 else out == ""
     world.Barrier()
     if world.rank == 0:
-        monkeypatch.setattr(particles.config, "mpi_world", lambda: None)
+        monkeypatch.setattr(mfpde.particles.config, "mpi_world", lambda: None)
         assert main(["run", str(config), "-q", "-o", str(folder / "serial.h5")]) == 0
         assert sorted(p.name for p in folder.iterdir()) == ["parallel.h5", "run.toml", "serial.h5"]
         parallel, serial = read_h5(folder / "parallel.h5"), read_h5(folder / "serial.h5")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from verification.studies import run_study
+from mfpde.verification.studies import run_study
 
 # Kernelised birth-death on T¹ (tests/test_verify_chaos.py, smaller): 3 sizes × 4 replicas and
 # the mesh item, 13 items: rank 0 computes items 0, 2, …, 12, rank 1 items 1, 3, …, 11.

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from verification.studies import run_study
+from mfpde.verification.studies import run_study
 
 # Self-convergence in space of the Fokker-Planck flow with a potential, 5 levels: with 2 ranks
 # rank 0 solves levels 0, 2, 4 and rank 1 levels 1, 3.

@@ -16,7 +16,7 @@ t = 2: local orders 1.91, 1.98, 1.99 (density), 1.80, 1.95, 1.99 (smoothed_kl), 
 
 Checks at each time: the error decreases strictly as h decreases, and the expected order lies in
 the regression 95 % interval of the fitted order (slope of log error against log h,
-:func:`~verification.studies.stats.fit_order`) widened by ``tolerance`` (default 0.1: the next
+:func:`~mfpde.verification.studies.stats.fit_order`) widened by ``tolerance`` (default 0.1: the next
 term of the expansion bends the log-log line over a decade of h, e.g. 1.91 → 1.99 above).
 
 ``[study]`` keys: ``kernel`` (variant, required), ``bandwidths`` (≥ 3, required), ``times``
@@ -32,14 +32,14 @@ from pathlib import Path
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
-from mfpde.config import Table
 from mfpde.errors import InputError
 from mfpde.fv.grid import Grid
 from mfpde.kernels import VARIANTS, Kernel, solve_kernelised
 from mfpde.plotting import new_axes
-from verification.studies.base import Check, Item, Outcome, Study, register_study, save_png
-from verification.studies.report import Heading, TableBlock
-from verification.studies.stats import fit_order
+from mfpde.tables import Table
+from mfpde.verification.studies.base import Check, Item, Outcome, Study, register_study, save_png
+from mfpde.verification.studies.report import Heading, TableBlock
+from mfpde.verification.studies.stats import fit_order
 
 __all__ = ["Bandwidth", "EXPECTED_ORDERS"]
 

@@ -33,11 +33,12 @@ import h5py
 import numpy as np
 from tqdm.auto import tqdm
 
-from mfpde.config import PROBLEM_SETUPS, Table, parse_tables
+from mfpde.config import PROBLEM_SETUPS, parse_tables
 from mfpde.errors import InputError, MfpdeError
+from mfpde.particles.replicas import mpi_world
 from mfpde.storage import atomic_path
-from particles.replicas import mpi_world
-from verification.studies.report import Block, Code, Heading, Image, TableBlock, write_reports
+from mfpde.tables import Table
+from mfpde.verification.studies.report import Block, Code, Heading, Image, TableBlock, write_reports
 
 __all__ = [
     "STUDY_KINDS",
@@ -113,7 +114,7 @@ class Study(ABC):
         ``[problem] kind`` (``"optimisation"`` or ``"game"``).
     setup_override : OptimisationSetup or GameSetup, optional
         The problem's objects, built in Python instead of read from ``cfg`` (the test kit
-        :mod:`mfpde.testing` passes them; ``cfg`` is then empty).
+        :mod:`mfpde.verification.testing` passes them; ``cfg`` is then empty).
     """
 
     kind: ClassVar[str]

@@ -6,14 +6,14 @@ final state is kept. The error of a level is the L¹ distance Σ_i w_i |ρ_i −
 (summed over the players of a game), against
 
 - an exact solution of MATH §3.1 when ``exact`` names one (``E1``, ``E2``, ``E3``;
-  :mod:`verification.studies.references`), or
+  :mod:`mfpde.verification.studies.references`), or
 - the finest level (self-convergence), restricted to the level's grid by cell averages (the
   grids must be nested: every level's cells divide the finest level's); the finest level is
   the reference, so it is not fitted and at least 4 levels are needed.
 
 The order p is the slope of log(error) against log(h) (``np.polyfit``), with h the largest cell
 size when ``cells`` is refined (jointly with ``dt`` if both are lists), else h = dt; its 95 %
-interval is the regression (Student t) or bootstrap one (:mod:`verification.studies.stats`).
+interval is the regression (Student t) or bootstrap one (:mod:`mfpde.verification.studies.stats`).
 Verdict: the expected order lies in the interval widened by ``tolerance`` at both ends. The
 widening allows for the pre-asymptotic bias of a fitted order: the next term of the error
 expansion (C₁h^p + C₂h^{p+1} + …) bends the log-log line, which the interval of a straight-line
@@ -35,14 +35,14 @@ from pathlib import Path
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
-from mfpde.config import Table
 from mfpde.errors import InputError
 from mfpde.fv.grid import Grid
 from mfpde.plotting import new_axes
-from verification.studies.base import Check, Item, Outcome, Study, register_study, save_png
-from verification.studies.references import REFERENCES
-from verification.studies.report import Heading, TableBlock
-from verification.studies.stats import INTERVAL_METHODS, fit_order
+from mfpde.tables import Table
+from mfpde.verification.studies.base import Check, Item, Outcome, Study, register_study, save_png
+from mfpde.verification.studies.references import REFERENCES
+from mfpde.verification.studies.report import Heading, TableBlock
+from mfpde.verification.studies.stats import INTERVAL_METHODS, fit_order
 
 __all__ = ["DiscretisationOrder", "restrict"]
 

@@ -3,7 +3,8 @@ r"""Study ``lyapunov_rate``: the decay rate of a Lyapunov functional against a t
 One item: the configured flow is solved once; the rate r̂ of the chosen functional L_t is fitted
 on the window of MATH §5 (L_t/L_0 between 1e-2 and 1e-9, the samples of
 :func:`mfpde.lyapunov.fit_rate`) with a seeded bootstrap 95 % interval
-(:func:`~verification.studies.stats.fit_decay_rate`). The theorem's rate r depends on the flow:
+(:func:`~mfpde.verification.studies.stats.fit_decay_rate`). The theorem's rate r depends on the
+flow:
 
 - Fisher-Rao optimisation, F convex (MATH §5.1): KL(μ*|μ_t) ≤ e^{−ασt} KL(μ*|μ_0), r = ασ
   (for linear F the asymptotic rate is 2ασ, reported);
@@ -37,15 +38,15 @@ from pathlib import Path
 
 import numpy as np
 
-from mfpde.config import Table
 from mfpde.equilibrium import gibbs_minimiser
 from mfpde.errors import InputError
 from mfpde.fv.grid import Grid
 from mfpde.lyapunov import fokker_planck_gap
 from mfpde.plotting import FIT_WINDOW, plot_lyapunov
-from verification.studies.base import Check, Item, Outcome, Study, register_study, save_png
-from verification.studies.report import Heading, TableBlock
-from verification.studies.stats import fit_decay_rate
+from mfpde.tables import Table
+from mfpde.verification.studies.base import Check, Item, Outcome, Study, register_study, save_png
+from mfpde.verification.studies.report import Heading, TableBlock
+from mfpde.verification.studies.stats import fit_decay_rate
 
 __all__ = ["LyapunovRate", "bakry_emery_constant"]
 

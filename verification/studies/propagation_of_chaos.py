@@ -18,7 +18,8 @@ MATH §7 of μ^N_t against μ_t (the mesh density ρ_t with cell masses m_c = w_
   below the replicas' standard error at these sizes);
 - MMD²(μ^N_t, μ_t) = Σ_ij w_i w_j k(X_i − X_j) − 2 Σ_i Σ_c w_i m_c k(X_i − x_c)
   + Σ_cc' m_c m_c' k(x_c − x_c'), k the Gaussian (periodised on periodic axes) of width
-  ``mmd_bandwidth`` (a positive-definite kernel), sums by :class:`particles.kernels.KernelSum`;
+  ``mmd_bandwidth`` (a positive-definite kernel), sums by
+  :class:`mfpde.particles.kernels.KernelSum`;
   E MMD² ∝ N^{−1};
 - W₁ in 1-D (POT: ``ot.wasserstein_1d`` on an interval, ``ot.wasserstein_circle`` on the circle
   or T¹) between the particles and the mesh density as a weighted point cloud: each cell's mass
@@ -30,7 +31,7 @@ MATH §7 of μ^N_t against μ_t (the mesh density ρ_t with cell masses m_c = w_
   ρ_t itself would tend to ‖K_b*ρ_t − ρ_t‖₁ > 0); E KDE-L¹ ∝ N^{−1/2}.
 
 Slopes: at each of the ``times``, log S(N) against log N by least squares, S the RMSE or the
-replica mean, with the bootstrap 95 % interval of :func:`~verification.studies.stats.
+replica mean, with the bootstrap 95 % interval of :func:`~mfpde.verification.studies.stats.
 fit_replica_slope` (replicas resampled, seeded). Verdict per metric and time: the theoretical
 slope (``expected_slope`` = −1/2 for RMSE, W₁, KDE-L¹; twice it, −1, for E MMD²) lies in the
 interval widened by ``tolerance`` (default 0.05) at both ends. The widening allows for the
@@ -69,18 +70,19 @@ import numpy as np
 import ot
 from matplotlib.ticker import NullFormatter
 
-from mfpde.config import PARTICLE_TABLES, Table
+from mfpde.config import PARTICLE_TABLES
 from mfpde.energies import as_function, finite_values
 from mfpde.errors import InputError
 from mfpde.fv.grid import Grid
 from mfpde.kernels import Kernel, solve_kernelised
+from mfpde.particles.config import METHODS, read_kernel
+from mfpde.particles.kernels import KernelSum
 from mfpde.plotting import new_axes
 from mfpde.problem import OptimisationProblem
-from particles.config import METHODS, read_kernel
-from particles.kernels import KernelSum
-from verification.studies.base import Check, Item, Outcome, Study, register_study, save_png
-from verification.studies.report import Heading, TableBlock
-from verification.studies.stats import SlopeFit, fit_replica_slope, replica_band
+from mfpde.tables import Table
+from mfpde.verification.studies.base import Check, Item, Outcome, Study, register_study, save_png
+from mfpde.verification.studies.report import Heading, TableBlock
+from mfpde.verification.studies.stats import SlopeFit, fit_replica_slope, replica_band
 
 __all__ = [
     "PropagationOfChaos",
@@ -104,7 +106,8 @@ W1_REFINE = 16
 TIME_MATCH = 1e-9
 
 
-#: The optimisation methods of :data:`particles.config.METHODS` (the ``[particles]`` method names).
+#: The optimisation methods of :data:`mfpde.particles.config.METHODS` (the ``[particles]``
+#: method names).
 PARTICLE_METHODS = {name: m for name, m in METHODS.items() if m.kind == "optimisation"}
 
 
@@ -276,8 +279,8 @@ class PropagationOfChaos(Study):
     """Error of particles against the mean-field PDE as N grows (module docstring).
 
     ``code`` (a :data:`ParticleCode`) replaces ``[study] particles`` (the test kit
-    :mod:`mfpde.testing` passes a researcher's code), with ``kernelised_transport`` saying
-    which mean-field PDE it follows (as for :func:`mfpde.kernels.solve_kernelised`).
+    :mod:`mfpde.verification.testing` passes a researcher's code), with ``kernelised_transport``
+    saying which mean-field PDE it follows (as for :func:`mfpde.kernels.solve_kernelised`).
     """
 
     kind = "propagation_of_chaos"

@@ -1,7 +1,7 @@
-"""pytest plugin of the test kit (entry point ``pytest11: mfpde``; see :mod:`mfpde.testing`).
+"""The test kit's pytest plugin (entry point ``pytest11: mfpde``; see the kit's docstring).
 
 - fixture ``mfpde_output``: a fresh folder ``<tmp_path>/mfpde`` for a study's report, plots and
-  data (pass it as ``output=`` to the assertions of :mod:`mfpde.testing`);
+  data (pass it as ``output=`` to the assertions of :mod:`mfpde.verification.testing`);
 - terminal summary: the reports written by the kit's assertions during the session.
 """
 
@@ -21,7 +21,7 @@ def mfpde_output(tmp_path: Path) -> Path:
 
 def pytest_terminal_summary(terminalreporter) -> None:
     """List the kit's reports (only if the kit was used: the studies are never imported here)."""
-    kit = sys.modules.get("mfpde.testing")
+    kit = sys.modules.get("mfpde.verification.testing")
     reports = getattr(kit, "REPORTS", [])
     if reports:
         terminalreporter.section("mfpde verification reports")

@@ -1,5 +1,10 @@
 """Command line: ``mfpde run CONFIG.toml [-o OUT.h5]`` and ``mfpde verify STUDY.toml [-o DIR]``.
 
+This package (the folder ``cli/``, installed as ``mfpde.cli``) is the one piece that knows every
+kind of run: :func:`load_config` reads mesh runs (:mod:`mfpde.config`) and particle runs
+(:mod:`mfpde.particles.config`), ``mfpde verify`` runs the studies of
+:mod:`mfpde.verification`. It sits above all three; none of them imports it.
+
 Exit codes: 0 on success; 2 on bad input (one line ``error: ...`` on stderr, no output file);
 1 if the solver meets a non-finite or non-positive density (same one-line form); for
 ``verify``, 3 if the study ran but one of its claims failed (the report says which).
@@ -15,7 +20,7 @@ from pathlib import Path
 
 from mfpde.errors import InputError, NumericalError
 
-__all__ = ["main"]
+__all__ = ["main", "load_config"]
 
 
 #: Exit code of ``mfpde verify`` when a claim of the study fails.
@@ -26,6 +31,23 @@ def _rank() -> int:
     """This process's MPI rank if mpi4py is loaded (the DOLFINx backend, MPI studies), else 0."""
     mpi = sys.modules.get("mpi4py.MPI")
     return mpi.COMM_WORLD.rank if mpi is not None else 0
+
+
+def load_config(text: str):
+    """Parse a TOML configuration (its text) into a :class:`~mfpde.tables.Run`.
+
+    A configuration with a ``[particles]`` or ``[kernel]`` table is a particle run
+    (:func:`mfpde.particles.config.particle_run`), any other a mesh run
+    (:func:`mfpde.config.load_run`). Raises ``InputError``.
+    """
+    from mfpde.config import PARTICLE_TABLES, load_run, parse_tables
+
+    cfg, kind = parse_tables(text, PARTICLE_TABLES)
+    if PARTICLE_TABLES & set(cfg):
+        from mfpde.particles.config import particle_run
+
+        return particle_run(cfg, kind, text)
+    return load_run(text)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,8 +80,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from mfpde.config import load_config  # after argument parsing: keeps --help fast
-
     try:
         text = args.config.read_text()
     except OSError as exc:
@@ -74,7 +94,7 @@ def _run(args: argparse.Namespace) -> None:
 def _verify(args: argparse.Namespace) -> int:
     """Run a study; items are checkpointed under DIR/items, so a rerun resumes (under MPI the
     items are dealt to the ranks and rank 0 writes)."""
-    from verification.studies import mpi_world, run_study
+    from mfpde.verification.studies import mpi_world, run_study
 
     try:
         text = args.study.read_text()
@@ -105,7 +125,3 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(f"error: {exc}\n")
         return 2 if isinstance(exc, InputError) else 1
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,6 +1,6 @@
 r"""The test kit: assert a particle code's propagation of chaos, or a flow's Lyapunov rate.
 
-A thin layer over the verification studies of :mod:`verification.studies` (MATH §5, §7), for
+A thin layer over the verification studies of :mod:`mfpde.verification.studies` (MATH §5, §7), for
 use in another project's pytest files. Each assertion builds the study from Python objects,
 runs it into an output folder (``report.md``, ``report.html``, the plots, ``data.h5``) and
 raises ``AssertionError`` if a claim fails, with the fitted slope or rate, its 95 % interval
@@ -17,9 +17,9 @@ and the report's path in the message.
   game's L_t) of mfpde's solution of a problem and flow is at least the theorem's rate of
   MATH §5 (or a claimed one) (study ``lyapunov_rate``).
 
-The pytest plugin :mod:`mfpde.testing.plugin` (registered as the ``pytest11`` entry point
-``mfpde``) gives the fixture ``mfpde_output`` (a folder under the test's ``tmp_path``) and lists
-the reports written during the session in pytest's terminal summary.
+The pytest plugin :mod:`mfpde.verification.testing.plugin` (registered as the ``pytest11``
+entry point ``mfpde``) gives the fixture ``mfpde_output`` (a folder under the test's
+``tmp_path``) and lists the reports written during the session in pytest's terminal summary.
 
 This module imports the studies only when an assertion runs, so that loading the plugin keeps
 pytest's start-up fast.
@@ -45,10 +45,10 @@ def mfpde_particles(method: str, initial, *, dt: float, flow, kernel=None, grid=
     """mfpde's own particle method as a code for :func:`assert_propagation_of_chaos`.
 
     ``method`` is ``"birth_death"``, ``"langevin"``, ``"weighted_wfr"`` or ``"wfr_jump"``
-    (:mod:`particles`, MATH §6); see
-    :func:`verification.studies.propagation_of_chaos.mfpde_particles`.
+    (:mod:`mfpde.particles`, MATH §6); see
+    :func:`mfpde.verification.studies.propagation_of_chaos.mfpde_particles`.
     """
-    from verification.studies.propagation_of_chaos import mfpde_particles as build
+    from mfpde.verification.studies.propagation_of_chaos import mfpde_particles as build
 
     return build(method, initial, dt=dt, flow=flow, kernel=kernel, grid=grid)
 
@@ -65,7 +65,7 @@ def _save_every(times: Sequence[float], dt: float, saves: int = 10) -> int:
 def _describe(function: str, objects: dict[str, Any], study: dict[str, Any]) -> str:
     """A TOML-like listing of an assertion's inputs: the checkpoints' digest and the report's
     configuration block."""
-    lines = [f"# mfpde.testing.{function}"]
+    lines = [f"# mfpde.verification.testing.{function}"]
     lines += [f"# {k} = {v!r}" for k, v in objects.items()]
     lines.append("[study]")
     lines += [f"{k} = {json.dumps(v)}" for k, v in study.items()]
@@ -74,7 +74,7 @@ def _describe(function: str, objects: dict[str, Any], study: dict[str, Any]) -> 
 
 def _run(study, text: str, output: Path | None, progress: bool, what: str):
     """Run the study into ``output`` (a new temporary folder if None); assert its verdict."""
-    from verification.studies.base import execute_study
+    from mfpde.verification.studies.base import execute_study
 
     folder = Path(output) if output is not None else Path(tempfile.mkdtemp(prefix="mfpde-"))
     result = execute_study(study, text, folder, progress)
@@ -126,7 +126,7 @@ def assert_propagation_of_chaos(
     r"""Assert that a particle code converges to the mean-field PDE at the rates of MATH §7.
 
     Runs the study ``propagation_of_chaos``
-    (:mod:`verification.studies.propagation_of_chaos`): ``code`` for every N in ``n`` and
+    (:mod:`mfpde.verification.studies.propagation_of_chaos`): ``code`` for every N in ``n`` and
     ``replicas`` seeded replicas (replica r at size N gets ``SeedSequence(seed,
     spawn_key=(r, N))``), against the mesh solution of ``flow`` (kernelised with ``kernel``,
     :func:`mfpde.kernels.solve_kernelised`, or the plain flow :func:`mfpde.solve` if
@@ -138,15 +138,16 @@ def assert_propagation_of_chaos(
     CLT of [002]). The states are saved every ``save_every`` mesh steps (default: about ten
     states); ``code`` is called with these times as ``t_save``.
 
-    Returns the :class:`~verification.studies.base.StudyResult`; raises ``AssertionError``
+    Returns the :class:`~mfpde.verification.studies.base.StudyResult`; raises ``AssertionError``
     naming each failed claim with its fitted slope and interval and the report's path, and
     :class:`mfpde.errors.InputError` on bad arguments (including a code returning arrays of the
     wrong shape).
     """
-    from mfpde.config import OptimisationSetup, Table
+    from mfpde.config import OptimisationSetup
     from mfpde.fv.grid import Grid
     from mfpde.solver import solve
-    from verification.studies.propagation_of_chaos import PropagationOfChaos
+    from mfpde.tables import Table
+    from mfpde.verification.studies.propagation_of_chaos import PropagationOfChaos
 
     times = [float(v) for v in np.atleast_1d(t)]
     every = save_every or _save_every(times, dt)
@@ -210,7 +211,7 @@ def assert_lyapunov_rate(
 ):
     r"""Assert that mfpde's solution of ``problem`` decays at least at the rate of MATH §5.
 
-    Runs the study ``lyapunov_rate`` (:mod:`verification.studies.lyapunov_rate`) on ``cells``
+    Runs the study ``lyapunov_rate`` (:mod:`mfpde.verification.studies.lyapunov_rate`) on ``cells``
     cells with step ``dt`` up to ``t_end``: the fitted rate of KL(μ*|μ_t) (``functional =
     "energy_gap"``: F^σ(μ_t) − F^σ(μ*); a game: L_t = KL(μ*|μ_t) + KL(ν*|ν_t)), with its
     bootstrap interval, is at least the theorem's rate (ασ Fisher-Rao, σ min(α_μ, α_ν) for
@@ -218,14 +219,15 @@ def assert_lyapunov_rate(
     L_t ≤ e^{−rt} L_0 holds at every saved time. For a game (a
     :class:`mfpde.games.GameProblem`) ``initial`` is the pair (μ₀, ν₀).
 
-    Returns the :class:`~verification.studies.base.StudyResult`; raises ``AssertionError``
+    Returns the :class:`~mfpde.verification.studies.base.StudyResult`; raises ``AssertionError``
     with the measured rate, its interval and the report's path if a check fails.
     """
-    from mfpde.config import GameSetup, OptimisationSetup, Table
+    from mfpde.config import GameSetup, OptimisationSetup
     from mfpde.fv.grid import Grid
     from mfpde.games import GameProblem
     from mfpde.solver import solve
-    from verification.studies.lyapunov_rate import LyapunovRate
+    from mfpde.tables import Table
+    from mfpde.verification.studies.lyapunov_rate import LyapunovRate
 
     time = {"t_end": t_end, "dt": dt, "tolerance": None, "save_every": save_every}
     if isinstance(problem, GameProblem):

@@ -1,0 +1,3 @@
+from mfpde.cli import main
+
+raise SystemExit(main())
