@@ -20,7 +20,6 @@ from mfpde.games import (
     GAME_FLOW_DEFAULTS,
     Bilinear,
     GameProblem,
-    Quadrature,
     game_flow,
     solve_game,
     sphere_game,
@@ -117,7 +116,7 @@ def optimisation_setup(cfg: dict) -> OptimisationSetup:
     initial = Table(cfg.get("initial", {}), "initial", {"density"}).expression("density", "1")
     options = time_options(cfg.get("time", {}))
     # Bind once now so that every input error surfaces before any work or output.
-    problem.bind(grid.points, grid.weights, grid)
+    problem.bind(grid)
     return OptimisationSetup(problem, flow, initial, grid, run, options)
 
 
@@ -203,7 +202,7 @@ def game_setup(cfg: dict) -> GameSetup:
     options = time_options(cfg.get("time", {}))
     grids = [d_mu.grid, d_nu.grid]
     # Bind once now so that every input error surfaces before any work or output.
-    problem.bind(*(Quadrature(g.points, g.weights) for g in grids))
+    problem.bind(*grids)
     return GameSetup(problem, flow, densities, grids, d_mu.solve_game, options)
 
 

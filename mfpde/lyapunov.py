@@ -62,7 +62,7 @@ def fokker_planck_gap(problem: OptimisationProblem, grid: Grid, gamma: float) ->
     stepper advances, so 2λ₁ is the asymptotic rate of KL(μ*|μ_t) of the discrete flow for
     linear F.
     """
-    bound = problem.bind(grid.points, grid.weights, grid)
+    bound = problem.bind(grid)
     rho_star = gibbs_minimiser(bound)
     operator = FlowOperator(grid, bound.log_pi, bound.sigma, gamma, 0.0)
     return spectral_gap(operator.transport_matrix(bound.energy.first_variation(rho_star)), rho_star)

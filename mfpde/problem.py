@@ -13,8 +13,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mfpde.domains import Domain
-from mfpde.energies import BoundEnergy, Energy, Potential, as_function, finite_values
+from mfpde.energies import (
+    BoundEnergy,
+    Energy,
+    Potential,
+    as_function,
+    finite_values,
+    point_gradient,
+)
 from mfpde.errors import InputError
+from mfpde.expressions import Expression
+from mfpde.quadrature import Quadrature
 
 __all__ = ["Reference", "OptimisationProblem", "BoundProblem", "log_normalise", "kl_divergence"]
 
@@ -53,6 +62,21 @@ class Reference:
             raise InputError("reference density must be positive everywhere on the domain")
         return log_normalise(np.log(values), weights)
 
+    def log_gradient(self, points: np.ndarray, domain=None) -> np.ndarray:
+        """∇ log π at points (n, d): 0 for "uniform", ∇π/π exact for an expression, central
+        differences of log π for a callable (:func:`mfpde.energies.point_gradient`)."""
+        if isinstance(self.density, str) and self.density == "uniform":
+            return np.zeros(points.shape)
+        density = as_function(self.density, points.shape[1])
+        values = finite_values("reference density", density(points), points)
+        if np.any(values <= 0):
+            raise InputError("reference density must be positive everywhere on the domain")
+        if isinstance(density, Expression):
+            return point_gradient(density, points, domain, "reference density") / values[:, None]
+        return point_gradient(
+            lambda x: np.log(np.asarray(density(x), dtype=float)), points, domain, "reference"
+        )
+
 
 @dataclass(frozen=True)
 class OptimisationProblem:
@@ -80,13 +104,15 @@ class OptimisationProblem:
         if not (np.isfinite(self.sigma) and self.sigma >= 0):
             raise InputError(f"sigma must be a finite number >= 0, got {self.sigma}")
 
-    def bind(self, points: np.ndarray, weights: np.ndarray, grid=None) -> BoundProblem:
-        """Attach the problem to a quadrature (cell centres and volumes of a grid)."""
+    def bind(self, discretisation) -> BoundProblem:
+        """Attach the problem to a weighted point set: a :class:`~mfpde.fv.grid.Grid`, a P1
+        space or a :class:`~mfpde.quadrature.Quadrature` (on this problem's domain)."""
+        q = Quadrature.of(discretisation, self.domain)
         return BoundProblem(
             sigma=float(self.sigma),
-            weights=weights,
-            log_pi=self.reference.log_density(points, weights),
-            energy=self.energy.bind(points, weights, grid),
+            weights=q.weights,
+            log_pi=self.reference.log_density(q.points, q.weights),
+            energy=self.energy.bind(q),
         )
 
 

@@ -157,7 +157,7 @@ def solve(
     """
     grid = resolve_grid(problem.domain, cells, grid, "solve")
     check_transport(flow, problem.sigma)
-    bound = problem.bind(grid.points, grid.weights, grid)
+    bound = problem.bind(grid)
     operator = operator_type(grid, bound.log_pi, bound.sigma, flow.gamma, flow.alpha, scheme)
     rho0 = initial_density(initial, grid.points, grid.weights)
     system = System(

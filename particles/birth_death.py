@@ -54,8 +54,6 @@ def birth_death(
     seed: int | np.random.SeedSequence | None = None,
     save_every: int = 1,
     grid: Grid | None = None,
-    method: str = "fast",
-    tolerance: float = 1e-10,
 ) -> Trajectory:
     r"""Simulate kernelised birth-death particles (module docstring; MATH §6.1).
 
@@ -66,18 +64,19 @@ def birth_death(
     initial : str, callable or ndarray
         Unnormalised initial density (sampled iid) or initial positions (N, d).
     kernel : Kernel
-        K_h and the kernelisation variant (MATH §3.2).
+        K_h, the kernelisation variant (MATH §3.2) and its sums (method, tolerance).
     n, t_end, dt, save_every
         Particles N, final time, step η, store every this many steps.
     alpha : float
         Reaction rate α.
     seed : int or SeedSequence, optional
         The same seed gives the same trajectory.
-    grid, method, tolerance
-        Passed to :class:`mfpde.particles.fields.ParticleField`.
+    grid : Grid, optional
+        The cells of the y-integral of ``"smoothed_kl"``
+        (:class:`mfpde.particles.fields.ParticleField`).
     """
     rng = np.random.default_rng(seed)
-    field = ParticleField(problem, kernel, grid=grid, method=method, tolerance=tolerance)
+    field = ParticleField(problem, kernel, grid=grid)
     X = initial_particles(initial, problem.domain, n, rng)
 
     def step(X, w, tau):

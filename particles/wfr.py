@@ -64,14 +64,12 @@ def weighted_wfr(
     seed: int | np.random.SeedSequence | None = None,
     save_every: int = 1,
     grid: Grid | None = None,
-    method: str = "fast",
-    tolerance: float = 1e-10,
 ) -> Trajectory:
     """Simulate weighted WFR particles (module docstring); arguments as for
     :func:`mfpde.particles.birth_death.birth_death`, with the rates γ, α (``kernel`` None needs
     σ = 0)."""
     rng = np.random.default_rng(seed)
-    field = ParticleField(problem, kernel, grid=grid, method=method, tolerance=tolerance)
+    field = ParticleField(problem, kernel, grid=grid)
     X = initial_particles(initial, problem.domain, n, rng)
 
     def step(X, w, tau):
@@ -93,14 +91,12 @@ def wfr_jump(
     seed: int | np.random.SeedSequence | None = None,
     save_every: int = 1,
     grid: Grid | None = None,
-    method: str = "fast",
-    tolerance: float = 1e-10,
 ) -> Trajectory:
     """Simulate the Langevin + birth-death WFR scheme (module docstring); arguments as for
     :func:`weighted_wfr`."""
     rng = np.random.default_rng(seed)
     plain = ParticleField(problem)
-    kernelised = ParticleField(problem, kernel, grid=grid, method=method, tolerance=tolerance)
+    kernelised = ParticleField(problem, kernel, grid=grid)
     X = initial_particles(initial, problem.domain, n, rng)
 
     def step(X, w, tau):

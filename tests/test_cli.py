@@ -142,8 +142,12 @@ BAD_CONFIGS = {
     ),
     "division-by-zero": (_edit('"cos(x)"', '"1/0"'), "potential is not finite"),
     "singular-interaction": (
-        _edit('potential = "cos(x)"', 'interaction = "1/sin(x - y)"'),
+        _edit('potential = "cos(x)"', 'interaction = "1/(1 - cos(x - y))"'),
         "interaction is not finite",
+    ),
+    "antisymmetric-interaction": (
+        _edit('potential = "cos(x)"', 'interaction = "sin(x - y)"'),
+        "interaction W(x, y) must be symmetric",
     ),
     "overflowing-initial": (_edit("exp(sin(x))", "exp(1000*sin(x))"), "not finite"),
     "non-positive-reference": (_edit("exp(0.3*sin(2*x))", "sin(x)"), "must be positive"),

@@ -16,6 +16,7 @@ from conftest import assert_invariants
 
 import mfpde
 from mfpde.expressions import FUNCTIONS, Expression, parse
+from mfpde.quadrature import Quadrature
 
 POINTS_1D = np.linspace(0.1, 2.0, 7)[:, None]
 
@@ -75,7 +76,7 @@ def test_constant_arithmetic_is_ieee_not_python():
     assert values[0] == np.inf and values[1] == np.inf and np.isnan(values[2])
     assert values[3] == np.inf
     with pytest.raises(mfpde.InputError, match="potential is not finite"):
-        mfpde.Potential("1/0").bind(POINTS_1D, np.ones(len(POINTS_1D)))
+        mfpde.Potential("1/0").bind(Quadrature(POINTS_1D, np.ones(len(POINTS_1D))))
 
 
 @pytest.mark.parametrize(

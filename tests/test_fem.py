@@ -217,7 +217,7 @@ def test_spectral_gap_on_the_sphere_and_against_finite_volumes():
     sphere_errors = []
     for r in (2, 3):
         space = P1Space(icosphere(r))
-        bound = flat.bind(space.points, space.weights)
+        bound = flat.bind(space)
         operator = P1FlowOperator(space, bound.log_pi, 0.5, 2.0, 0.0)
         sphere_errors.append(abs(operator.spectral_gap(np.zeros(space.size)) - 2.0))
     # measured 9.2e-5 and 8.1e-6 (the icosphere is very regular: faster than h²)
@@ -228,11 +228,11 @@ def test_spectral_gap_on_the_sphere_and_against_finite_volumes():
     differences = []
     for n in (8, 16, 32):
         grid = mfpde.Grid(box, n)
-        bound = problem.bind(grid.points, grid.weights, grid)
+        bound = problem.bind(grid)
         field = bound.energy.first_variation(None)
         fv = mfpde.FlowOperator(grid, bound.log_pi, 0.5, 1.0, 0.0).transport_matrix(field)
         space = P1Space(box_mesh(box, n))
-        bound_fe = problem.bind(space.points, space.weights)
+        bound_fe = problem.bind(space)
         fe = P1FlowOperator(space, bound_fe.log_pi, 0.5, 1.0, 0.0)
         gap = fe.spectral_gap(bound_fe.energy.first_variation(None))
         differences.append(abs(spectral_gap(fv, bound.gibbs(field)) - gap))

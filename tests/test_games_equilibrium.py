@@ -31,7 +31,7 @@ PAYOFF = "cos(x - y) + 0.5*sin(x)*cos(2*y) + 0.3*cos(x) - 0.4*sin(2*y)"
 
 def _bind(problem: GameProblem, cells_mu: int, cells_nu: int):
     grids = mfpde.Grid(problem.domain_mu, cells_mu), mfpde.Grid(problem.domain_nu, cells_nu)
-    return problem.bind(*(Quadrature(g.points, g.weights) for g in grids))
+    return problem.bind(*grids)
 
 
 @pytest.fixture(scope="module")
@@ -204,17 +204,18 @@ def test_general_payoff_ni_by_inner_optimisation_matches_duality(rng):
     assert abs(_ni_by_duality(game, eq.mu, eq.nu)) < 1e-10
 
 
-def test_blocked_payoff_equals_stored_matrix(monkeypatch, rng):
-    """Above DENSE_LIMIT² entries ℓ(x_i, y_j) is evaluated in row blocks: same fields."""
-    problem = GameProblem(mfpde.Torus(1), mfpde.Interval(-1, 2), Bilinear("cos(x)*y + x*y**2"))
-    stored = _bind(problem, 50, 30)
-    monkeypatch.setattr(game_problem, "DENSE_LIMIT", 10)
-    monkeypatch.setattr(game_problem, "_BLOCK_ENTRIES", 7 * 30)  # 7 rows per block, 8 blocks
-    blocked = _bind(problem, 50, 30)
-    assert stored.payoff.matrix is not None and blocked.payoff.matrix is None
+def test_compiled_payoff_sums_equal_stored_rows(rng):
+    """ℓ(x_i, y_j) summed by the compiled direct loops (points summed once) or by the stored
+    rows (a mesh) gives the same fields, up to the order of summation (1e-13)."""
+    ell = Bilinear("cos(x)*y + x*y**2", method="direct")
+    problem = GameProblem(mfpde.Torus(1), mfpde.Interval(-1, 2), ell)
+    gx, gy = mfpde.Grid(problem.domain_mu, 50), mfpde.Grid(problem.domain_nu, 30)
+    stored = problem.bind(gx, gy)
+    once = problem.bind(*(Quadrature(g.points, g.weights, g.domain, reuse=False) for g in (gx, gy)))
+    assert stored.payoff.sums.dense and not once.payoff.sums.dense
     wx, wy = stored.weights
     mu, nu = _random_density(rng, 50, wx), _random_density(rng, 30, wy)
-    for a, b in zip(stored.fields(mu, nu), blocked.fields(mu, nu)):
+    for a, b in zip(stored.fields(mu, nu), once.fields(mu, nu)):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)  # summation order only
 
 
@@ -226,7 +227,7 @@ def test_payoff_with_different_dimensions():
     game = _bind(problem, 12, 10)
     x, y = game.x.points, game.y.points
     expected = x * np.cos(y[:, 0]) + np.sin(y[:, 1] - x)  # (12, 1) against (100,)
-    np.testing.assert_array_equal(game.payoff.matrix, expected)
+    np.testing.assert_array_equal(game.payoff.sums._rows(), expected)
     eq = game_equilibrium(game)
     assert ni_error(game, eq.mu, eq.nu) < 1e-10
 

@@ -14,7 +14,7 @@ from scipy.integrate import solve_ivp
 
 import mfpde
 from mfpde.expressions import parse
-from mfpde.games import Bilinear, GameProblem, Quadrature, game_equilibrium, game_flow, solve_game
+from mfpde.games import Bilinear, GameProblem, game_equilibrium, game_flow, solve_game
 
 SIGMA = 0.5
 
@@ -178,8 +178,7 @@ def _quadratic_game_ode(alpha_mu, alpha_nu, start, t):
 def test_g2_mne_has_closed_form_precisions(quadratic_game):
     """The computed MNE is centred with precisions 1/s² + b/σ and 1/s² + e/σ."""
     problem, grid = quadratic_game
-    q = Quadrature(grid.points, grid.weights)
-    eq = game_equilibrium(problem.bind(q, q))
+    eq = game_equilibrium(problem.bind(grid, grid))
     measured = np.array([*_moments(grid, eq.mu), *_moments(grid, eq.nu)])
     # The discrete MNE is a sampled Gaussian (the quadrature fields are exact quadratics); its
     # midpoint-rule moments are exact to e^{−2π²/(P h²)} and truncation at 10 std to e^{−50}:

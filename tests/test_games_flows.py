@@ -10,7 +10,6 @@ import mfpde
 from mfpde.games import (
     Bilinear,
     GameProblem,
-    Quadrature,
     game_equilibrium,
     game_flow,
     ni_error,
@@ -104,9 +103,7 @@ def test_wfr_da_time_averages_approach_the_mne(torus_problem):
     # 4.04 (NI(8) = 3.4e-3).
     i4 = int(np.argmin(np.abs(sol.times - 4.0)))
     assert 3.0 < ni_avg[i4] / ni_avg[-1] < 5.0
-    game = torus_problem.bind(
-        *(Quadrature(g.points, g.weights) for g in (sol.grid_mu, sol.grid_nu))
-    )
+    game = torus_problem.bind(sol.grid_mu, sol.grid_nu)
     assert ni_error(game, *sol.time_average) == pytest.approx(ni_avg[-1], rel=1e-12)
 
 
@@ -124,7 +121,7 @@ def test_mne_spatial_order_on_two_intervals():
     values = []
     for n in cells:
         gx, gy = mfpde.Grid(problem.domain_mu, n), mfpde.Grid(problem.domain_nu, n)
-        game = problem.bind(Quadrature(gx.points, gx.weights), Quadrature(gy.points, gy.weights))
+        game = problem.bind(gx, gy)
         eq = game_equilibrium(game)
         values.append([
             gx.weights @ (gx.points[:, 0] * eq.mu),

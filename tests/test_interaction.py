@@ -17,8 +17,7 @@ from conftest import assert_invariants, normalised
 from scipy.optimize import root
 
 import mfpde
-from mfpde import energies
-from mfpde.energies import _BoundInteraction
+from mfpde.quadrature import Quadrature
 
 SIGMA = 0.5
 Features = Callable[[np.ndarray], np.ndarray]  # points (n, 1) -> φ_k(x_i), shape (k, n)
@@ -154,19 +153,21 @@ def test_long_time_limit_is_gibbs_fixed_point(case_name, flow_name):
         (2, "sin(x1 - y1 + 2*(x2 - y2))**2"),
     ],
 )
-def test_fft_and_dense_quadrature_agree(dim, W, rng, monkeypatch):
+def test_fft_and_dense_quadrature_agree(dim, W, rng):
     """∫W(·, y) μ(dy) by FFT on a periodic grid equals the dense quadrature Σ_j w_j W(x_i, x_j) ρ_j.
 
     Both compute the same discrete circular convolution; FFT round-off is ~1e-15 relative to
-    max|W| Σ w ρ = O(max|W|), so 1e-12 leaves margin. The dense path is forced by binding
-    without the grid; the FFT path is shown to be taken by making the dense one unavailable.
+    max|W| Σ w ρ = O(max|W|), so 1e-12 leaves margin. The dense path is the direct sum of the
+    same points without their grid.
     """
     grid = mfpde.Grid(mfpde.Torus(dim), (48, 40)[:dim])
     rho = rng.uniform(0.1, 2.0, grid.size)
     rho /= grid.weights @ rho
-    dense = mfpde.Interaction(W).bind(grid.points, grid.weights)
-    monkeypatch.setattr(_BoundInteraction, "_quadrature", None)
-    fft = mfpde.Interaction(W).bind(grid.points, grid.weights, grid)
+    dense = mfpde.Interaction(W, method="direct").bind(
+        Quadrature(grid.points, grid.weights, grid.domain)
+    )
+    fft = mfpde.Interaction(W).bind(grid)
+    assert fft.sums.method == "fft" and dense.sums.method == "direct"
     scale = np.abs(dense.first_variation(rho)).max()
     assert np.abs(fft.first_variation(rho) - dense.first_variation(rho)).max() < 1e-12 * scale
     assert fft.value(rho) == pytest.approx(dense.value(rho), rel=1e-12)
@@ -181,29 +182,28 @@ def test_non_translation_invariant_periodic_kernel_uses_dense_quadrature(rng):
     grid = mfpde.Grid(mfpde.Torus(1), 32)
     rho = rng.uniform(0.1, 2.0, grid.size)
     rho /= grid.weights @ rho
-    bound = mfpde.Interaction("cos(x)*cos(y)").bind(grid.points, grid.weights, grid)
+    bound = mfpde.Interaction("cos(x)*cos(y)").bind(grid)
+    assert bound.sums.method == "direct"
     x = grid.points[:, 0]
     moment = grid.weights @ (rho * np.cos(x))
     assert np.abs(bound.first_variation(rho) - moment * np.cos(x)).max() < 1e-13
     assert bound.value(rho) == pytest.approx(0.5 * moment**2, rel=1e-13)
 
 
-def test_blocked_quadrature_equals_stored_matrix(rng, monkeypatch):
-    """Above ``DENSE_LIMIT`` points the quadrature is summed in row blocks; same numbers.
-
-    The limit is lowered so that 700 points take the blocked path (two blocks of 512 rows, the
-    last one partial); both paths add the same products in the same order per row, so they
-    agree to round-off (1e-13 relative).
-    """
+def test_compiled_direct_sum_equals_stored_rows(rng):
+    """The direct sum of points summed once (particles: compiled loop) equals the stored rows of
+    points summed many times (a mesh): the same products, summed in another order, so they
+    agree to round-off (1e-13 relative)."""
     grid = mfpde.Grid(mfpde.Box([-1.0, 0.0], [1.0, 2.0]), (28, 25))
     rho = rng.uniform(0.1, 2.0, grid.size)
     rho /= grid.weights @ rho
     W = "exp(-(x1 - y1)**2 - 2*(x2 - y2)**2) + x1*y2 + x2*y1"
-    stored = mfpde.Interaction(W).bind(grid.points, grid.weights, grid)
-    monkeypatch.setattr(energies, "DENSE_LIMIT", 100)
-    blocked = mfpde.Interaction(W).bind(grid.points, grid.weights, grid)
+    energy = mfpde.Interaction(W, method="direct")
+    stored = energy.bind(Quadrature(grid.points, grid.weights, grid.domain))
+    once = energy.bind(Quadrature(grid.points, grid.weights, grid.domain, reuse=False))
+    assert stored.sums.dense and not once.sums.dense
     expected = stored.first_variation(rho)
-    assert np.abs(blocked.first_variation(rho) - expected).max() < 1e-13 * np.abs(expected).max()
-    assert blocked.value(rho) == pytest.approx(stored.value(rho), rel=1e-13)
-    with pytest.raises(mfpde.InputError, match="interaction is not finite"):
-        mfpde.Interaction("1/(x1 - y1)").bind(grid.points, grid.weights, grid)
+    assert np.abs(once.first_variation(rho) - expected).max() < 1e-13 * np.abs(expected).max()
+    assert once.value(rho) == pytest.approx(stored.value(rho), rel=1e-13)
+    with pytest.raises(mfpde.InputError, match="not finite"):
+        mfpde.Interaction("1/(x1 - y1)**2").bind(grid).first_variation(rho)

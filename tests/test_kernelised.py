@@ -7,7 +7,7 @@ import pytest
 from conftest import fitted_order
 
 import mfpde
-from mfpde.kernels import Kernel, solve_kernelised
+from mfpde.kernels import Kernel, KernelisedEntropy, solve_kernelised
 
 CIRCLE = mfpde.OptimisationProblem(mfpde.Circle(), energy=mfpde.Potential("cos(x)"), sigma=0.5)
 INITIAL = "exp(sin(x) + 0.5*cos(2*x))"
@@ -30,8 +30,8 @@ def test_convolution_is_the_quadrature_sum(domain, rng):
     kernel = Kernel("density", 0.3)
     f = rng.random(grid.size)
     dense = kernel.values(domain, grid.points[:, None] - grid.points[None]) @ (grid.weights * f)
-    bound = kernel.bind(grid, np.zeros(grid.size), 1.0)
-    assert np.abs(bound.convolve(f) - dense).max() <= 1e-13 * dense.max()
+    bound = KernelisedEntropy(kernel, 1.0).bind(grid)
+    assert np.abs(bound.convolve(f)[0] - dense).max() <= 1e-13 * dense.max()
 
 
 @pytest.mark.parametrize("variant", ["blob", "smoothed_kl"])
@@ -41,8 +41,8 @@ def test_first_variation_is_the_derivative_of_the_energy(variant, domain, rng):
     # difference with ε = 1e-5: error ε² E''' ≈ 1e-10, the tolerance is 1e-8 relative.
     grid = mfpde.Grid(domain, 64)
     x = grid.points[:, 0]
-    log_pi = mfpde.Reference("exp(0.3*sin(3*x))").log_density(grid.points, grid.weights)
-    bound = Kernel(variant, 0.2).bind(grid, log_pi, 0.7)
+    bound = KernelisedEntropy(Kernel(variant, 0.2), 0.7, mfpde.Reference("exp(0.3*sin(3*x))"))
+    bound = bound.bind(grid)
     rho = 1 + 0.5 * np.cos(x) ** 2
     m = 1 + rng.random(grid.size)
     rho, m = rho / (grid.weights @ rho), m / (grid.weights @ m)
@@ -119,6 +119,6 @@ def test_kernelised_wfr_is_second_order_in_space():
 
 def test_density_variant_has_no_energy():
     grid = mfpde.Grid(CIRCLE.domain, 16)
-    bound = Kernel("density", 0.3).bind(grid, np.zeros(16), 1.0)
+    bound = KernelisedEntropy(Kernel("density", 0.3), 1.0).bind(grid)
     with pytest.raises(mfpde.InputError, match="not a gradient flow"):
         bound.value(np.full(16, 1 / (2 * np.pi)))

@@ -1,4 +1,4 @@
-"""Kernel sums of the particle systems: NUFFT fast sum against the numba direct sum, memory.
+"""Smoothing-kernel sums at particles: NUFFT fast sum against the numba direct sum, memory.
 
 The direct sum is checked against the dense formula Σ_j c_j K_h(t_i − s_j) of
 :meth:`mfpde.kernels.Kernel.values` on small configurations (round-off only), the fast sum against
@@ -15,9 +15,13 @@ import pytest
 
 import mfpde
 from mfpde.kernels import Kernel
-from mfpde.particles.kernels import KernelSum
 
 DOMAINS = [mfpde.Circle(), mfpde.Interval(-1.0, 2.0), mfpde.Torus(2), mfpde.Box([0, 0], [1, 2])]
+
+
+def kernel_sum(h, domain, method, tolerance=1e-10):
+    """``sum(targets, sources, c, gradient)`` of K_h by ``method`` (fast or direct)."""
+    return Kernel("density", h, method, tolerance).pair_kernel(domain).sum
 
 
 def configuration(domain, rng, n_sources=2000, n_targets=400):
@@ -33,7 +37,7 @@ def test_direct_sum_matches_dense_formula(domain, h, rng):
     kernel = Kernel("density", h)
     targets, sources, c = configuration(domain, rng, 300, 50)
     dense = kernel.values(domain, targets[:, None, :] - sources[None, :, :]) @ c
-    values, grads = KernelSum(kernel, domain, "direct")(targets, sources, c, gradient=True)
+    values, grads = kernel_sum(h, domain, "direct")(targets, sources, c, gradient=True)
     # Round-off of sums of 300 positive terms: 1e-13 relative.
     assert np.abs(values - dense).max() <= 1e-13 * np.abs(dense).max()
     # The gradient against central differences of the dense formula, step 1e-6: error
@@ -56,10 +60,9 @@ def test_fast_sum_meets_its_tolerance(domain, tolerance, h, rng):
     # The requested tolerance ε bounds max|S_fast − S| / max|S| and the same for ∇S. Signs
     # (type 1 isign = −1, type 2 isign = +1): one wrong sign gives Σ c_j K_h(t + s_j), O(1)
     # wrong values; both wrong leave the values (K_h is even) but flip ∇S, caught here too.
-    kernel = Kernel("density", h)
     targets, sources, c = configuration(domain, rng)
-    exact, d_exact = KernelSum(kernel, domain, "direct")(targets, sources, c, gradient=True)
-    fast, d_fast = KernelSum(kernel, domain, "fast", tolerance)(targets, sources, c, gradient=True)
+    exact, d_exact = kernel_sum(h, domain, "direct")(targets, sources, c, gradient=True)
+    fast, d_fast = kernel_sum(h, domain, "fast", tolerance)(targets, sources, c, gradient=True)
     assert np.abs(fast - exact).max() <= tolerance * np.abs(exact).max()
     assert np.abs(d_fast - d_exact).max() <= tolerance * np.abs(d_exact).max()
 
@@ -68,7 +71,7 @@ def test_fast_sum_sign_convention_on_a_single_source():
     # One source at s: S(t) = K_h(t − s) is even about s, its gradient odd: ∇S(s + a) < 0 for
     # a > 0 small (the Gaussian decreases away from its centre).
     domain = mfpde.Circle()
-    fast = KernelSum(Kernel("density", 0.3), domain, "fast", 1e-10)
+    fast = kernel_sum(0.3, domain, "fast")
     s = np.array([[1.0]])
     t = np.array([[1.2], [0.8]])
     values, grads = fast(t, s, np.ones(1), gradient=True)

@@ -23,12 +23,13 @@ import pytest
 
 import mfpde
 from mfpde.fem import P1Space, Sphere, icosphere, solve, solve_kernelised
-from mfpde.kernels import Kernel, von_mises_fisher
+from mfpde.kernels import Kernel, KernelisedEntropy
 from mfpde.particles.birth_death import birth_death
-from mfpde.particles.kernels import KernelSum
 from mfpde.particles.langevin import langevin
 from mfpde.particles.observables import compare, replica_expectations
 from mfpde.particles.replicas import run_replicas
+from mfpde.quadrature import Quadrature
+from mfpde.sums.gaussian import von_mises_fisher
 
 PROBLEM = mfpde.OptimisationProblem(Sphere(), mfpde.Potential("x3"), sigma=0.5)
 INITIAL = "exp(2*x1)"
@@ -75,24 +76,25 @@ def test_von_mises_fisher_kernel_on_the_icosphere():
     errors, sizes = [], []
     for r in (2, 3, 4):
         space = P1Space(icosphere(r))
-        bound = KERNEL.bind(space, np.zeros(space.size), 1.0, Sphere())
-        errors.append(np.abs(bound.convolve(np.ones(space.size)) - 1).max())
+        bound = KernelisedEntropy(KERNEL, 1.0).bind(Quadrature.of(space, Sphere()))
+        errors.append(np.abs(bound.convolve(np.ones(space.size))[0] - 1).max())
         sizes.append(space.mesh.h)
     order = np.polyfit(np.log(sizes), np.log(errors), 1)[0]
     assert abs(order - 2) < 0.1 and errors[-1] < 1.5e-3, (order, errors)
-    # The P1 convolution is the direct sum Σ_j w_j K_h(x_i, x_j) f_j, and so is the particle
-    # sum with strengths w_j f_j (round-off: 642 terms of size ≤ 1, so 1e-13).
+    # The P1 convolution (the fast sum: vMF as a Gaussian of R³ by NUFFT, tolerance 1e-10) is
+    # the dense sum Σ_j w_j K_h(x_i, x_j) f_j to 1e-10 of its size; the fused direct sum with
+    # strengths w_j f_j is it to round-off (642 terms of size ≤ 1, so 1e-13).
     space = P1Space(icosphere(3))
     x, w = space.points, space.weights
     f = 2 + np.cos(3 * x[:, 0]) * x[:, 2]
     direct = von_mises_fisher(x @ x.T, KERNEL.bandwidth) @ (w * f)
-    bound = KERNEL.bind(space, np.zeros(space.size), 1.0, Sphere())
-    values, grads = KernelSum(KERNEL, Sphere(), "direct")(x, x, w * f, gradient=True)
-    assert np.abs(bound.convolve(f) - direct).max() < 1e-13
+    bound = KernelisedEntropy(KERNEL, 1.0).bind(Quadrature.of(space, Sphere()))
+    sums = Kernel(KERNEL.variant, KERNEL.bandwidth, "direct").pair_kernel(Sphere()).sum
+    values, grads = sums(x, x, w * f, gradient=True)
+    assert np.abs(bound.convolve(f)[0] - direct).max() < 1e-10 * np.abs(direct).max()
     assert np.abs(values - direct).max() < 1e-13
     # ∇ in R³ against central differences, step 1e-5: truncation κ²|∇S|ε²/6 ≈ 1e-8 relative.
     e = np.array([0.0, 0.0, 1e-5])
-    sums = KernelSum(KERNEL, Sphere(), "direct")
     plus, minus = sums(x + e, x, w * f)[0], sums(x - e, x, w * f)[0]
     assert np.abs((plus - minus) / 2e-5 - grads[:, 2]).max() < 1e-6 * np.abs(grads).max()
 
@@ -136,4 +138,4 @@ def test_sphere_geometry():
     # uniform law: ⟨x_k⟩ = 0 and ⟨x_k²⟩ = 1/3, standard errors 0.0058 and 0.003; 5 SE.
     assert np.abs(x.mean(axis=0)).max() < 0.03 and np.abs((x**2).mean(axis=0) - 1 / 3).max() < 0.015
     with pytest.raises(mfpde.InputError, match="needs its domain"):
-        KERNEL.bind(P1Space(icosphere(1)), np.zeros(42), 1.0)
+        KernelisedEntropy(KERNEL, 1.0).bind(P1Space(icosphere(1)))

@@ -203,10 +203,11 @@ def solve_kernelised(
     (MATH §3.2), the mean-field limit of the particle methods, with P1 elements (MATH §8).
 
     :func:`mfpde.kernels.solve_kernelised` with :class:`P1FlowOperator`; the convolutions
-    K_h*f are dense quadrature sums over the nodes with the lumped masses, rows split across
-    ``space.comm`` (:class:`mfpde.kernels.QuadratureKernel`; the von Mises-Fisher kernel on
-    S²). ``options`` are its ``t_end``, ``dt``, ``tolerance``, ``save_every`` and
-    ``kernelised_transport``. The result is the same on every rank.
+    K_h*f are sums over the nodes with the lumped masses (:mod:`mfpde.sums.gaussian`: on S² the
+    von Mises-Fisher kernel as a Gaussian of R³ summed by NUFFT, O(n) memory; with
+    ``Kernel(method="direct")`` fused direct loops). ``options`` are its ``t_end``, ``dt``,
+    ``tolerance``, ``save_every`` and ``kernelised_transport``. The result is the same on every
+    rank.
     """
     solution = solve_kernelised_flow(
         problem,

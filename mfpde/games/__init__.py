@@ -9,9 +9,10 @@ MNE and NI error (:mod:`~mfpde.games.equilibrium`) and the finite-volume solver
 
 from mfpde.games.equilibrium import Equilibrium, TimeAverage, game_equilibrium, ni_error
 from mfpde.games.flows import GAME_FLOW_DEFAULTS, GameFlow, game_flow
-from mfpde.games.problem import Bilinear, BoundGame, ConvexConcave, GameProblem, Quadrature
+from mfpde.games.problem import Bilinear, BoundGame, ConvexConcave, GameProblem
 from mfpde.games.solve import AveragedNIError, GameSolution, GameValue, NIError, solve_game
 from mfpde.games.sphere import SPHERE_GAMES, sphere_game
+from mfpde.quadrature import Quadrature
 
 __all__ = [
     "SPHERE_GAMES",

@@ -4,16 +4,19 @@ r"""Entropic two-player games F^σ(μ, ν) = F(μ, ν) + σ KL(μ|π) − σ KL(
 torus, say, possibly of different dimensions). F is a payoff: :class:`Bilinear`,
 F(μ, ν) = ∫∫ ℓ(x, y) μ(dx) ν(dy), or a general convex-concave :class:`ConvexConcave` given by
 its value and its two first variations. :meth:`GameProblem.bind` attaches the game to one
-quadrature per player and returns a :class:`BoundGame`, which gives the two fields
+weighted point set per player (:class:`~mfpde.quadrature.Quadrature`: grid cells, P1 nodes or
+the particles of each player) and returns a :class:`BoundGame`, which gives the two fields
 
     V_x = δF/δμ(μ, ν, ·) on the points of X,   V_y = δF/δν(μ, ν, ·) on the points of Y,
 
-for density vectors μ, ν. For a bilinear payoff they are the quadrature sums
+(and their gradients, for transport at particles) for density vectors μ, ν. For a bilinear
+payoff they are the sums
 
-    V_x(x_i) = Σ_j w^Y_j ℓ(x_i, y_j) ν_j,   V_y(y_j) = Σ_i w^X_i ℓ(x_i, y_j) μ_i,
+    V_x(x_i) = Σ_j w^Y_j ν_j ℓ(x_i, y_j),   V_y(y_j) = Σ_i w^X_i μ_i ℓ(x_i, y_j),
 
-with the matrix ℓ(x_i, y_j) stored once, or (above :data:`~mfpde.energies.DENSE_LIMIT`² entries)
-evaluated in row blocks at every call so that memory stays O(n_x + n_y).
+chosen once per pair of domains by the structure of ℓ (:func:`mfpde.sums.pair_kernel`: FFT on
+grids when ℓ depends on x − y, Fourier or separable expansions summed by NUFFT, the moments of
+polynomial payoffs such as the sphere games, compiled direct sums otherwise).
 """
 
 from __future__ import annotations
@@ -24,73 +27,45 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mfpde.domains import Domain
-from mfpde.energies import DENSE_LIMIT, BoundEnergy, finite_values
+from mfpde.energies import BoundEnergy, _key, finite_values
 from mfpde.errors import InputError
 from mfpde.expressions import parse
 from mfpde.problem import BoundProblem, Reference, kl_divergence
-from mfpde.rows import RowPartition
+from mfpde.quadrature import Quadrature
+from mfpde.sums import METHODS, PairKernel, pair_kernel
 
 __all__ = ["Bilinear", "ConvexConcave", "GameProblem", "BoundGame", "Quadrature"]
 
-#: Entries of ℓ(x_i, y_j) evaluated at once when the matrix is too large to store.
-_BLOCK_ENTRIES = 2**20
-
-
-@dataclass(frozen=True)
-class Quadrature:
-    """Points x_i and weights w_i of one player's grid: ∫ f dμ ≈ Σ_i w_i μ_i f(x_i)."""
-
-    points: np.ndarray
-    weights: np.ndarray
-    #: The ranks sharing the nonlocal sums (a DOLFINx space's communicator), or None.
-    comm: object = None
-
 
 class _BoundBilinear:
-    """ℓ(x_i, y_j) on two quadratures; :meth:`fields` returns (V_x, V_y) in one pass."""
+    """ℓ on two point sets; :meth:`fields` returns (V_x, V_y), :meth:`fields_with_gradients`
+    also ∇V_x at the x's and ∇V_y at the y's."""
 
     #: F is linear in each player: the best responses are explicit Gibbs measures.
     linear = True
 
-    def __init__(self, ell: Callable, x: Quadrature, y: Quadrature):
-        self.ell, self.x, self.y = ell, x, y
-        self.partition = RowPartition(len(x.points), x.comm)  # rows x_i of this rank (MATH §8)
-        p, n_y = self.partition, len(y.points)
-        self.rows = max(1, _BLOCK_ENTRIES // n_y)
-        self.matrix = (
-            self._block(p.start, p.stop) if (p.stop - p.start) * n_y <= DENSE_LIMIT**2 else None
-        )
-        if self.matrix is None:  # checks finiteness once, at bind time
-            self.fields(np.ones(len(x.points)), np.ones(n_y))
+    def __init__(self, kernel: PairKernel, x: Quadrature, y: Quadrature):
+        self.kernel, self.x, self.y = kernel, x, y
+        self.sums = kernel.bind(x, y)
 
-    def _block(self, start: int, stop: int) -> np.ndarray:
-        xs = self.x.points[start:stop]
-        values = self.ell(xs[:, None, :], self.y.points[None, :, :])
-        values = np.broadcast_to(np.asarray(values, dtype=float), (len(xs), len(self.y.points)))
-        bad = ~np.isfinite(values)
-        if bad.any():
-            i, j = np.argwhere(bad)[0]
-            raise InputError(
-                f"payoff is not finite at x = {np.round(xs[i], 6).tolist()}, "
-                f"y = {np.round(self.y.points[j], 6).tolist()}"
-            )
-        return values
+    def _fields(self, mu, nu, gradient):
+        V_x = self.sums.over_y(self.y.weights * nu, gradient)
+        V_y = self.sums.over_x(self.x.weights * mu, gradient)
+        finite_values("payoff field V_x", V_x[0], self.x.points)
+        finite_values("payoff field V_y", V_y[0], self.y.points)
+        return V_x, V_y
 
     def fields(self, mu: np.ndarray, nu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        p = self.partition
-        wmu, wnu = (self.x.weights * mu)[p.start : p.stop], self.y.weights * nu
-        if self.matrix is not None:
-            V_x, V_y = self.matrix @ wnu, wmu @ self.matrix
-        else:
-            V_x, V_y = np.empty(p.stop - p.start), np.zeros(len(nu))
-            for s in range(0, p.stop - p.start, self.rows):
-                block = self._block(p.start + s, p.start + s + self.rows)
-                V_x[s : s + self.rows] = block @ wnu
-                V_y += wmu[s : s + self.rows] @ block
-        return p.gather(V_x), p.reduce(V_y)
+        """V_x[ν] at the points of X and V_y[μ] at those of Y (MATH §2.2)."""
+        V_x, V_y = self._fields(mu, nu, False)
+        return V_x[0], V_y[0]
+
+    def fields_with_gradients(self, mu: np.ndarray, nu: np.ndarray):
+        """((V_x, ∇V_x), (V_y, ∇V_y)), the gradients of shapes (n_x, d_X) and (n_y, d_Y)."""
+        return self._fields(mu, nu, True)
 
     def value(self, mu: np.ndarray, nu: np.ndarray) -> float:
-        return float(self.x.weights @ (mu * self.fields(mu, nu)[0]))
+        return float(self.x.weights @ (mu * self.sums.over_y(self.y.weights * nu)[0]))
 
 
 class Bilinear:
@@ -106,16 +81,46 @@ class Bilinear:
         An expression in the coordinates of both players (``"cos(x - y)"``, ``"x1*y + x2"``:
         ``x``/``x1, x2, x3`` for X, ``y``/``y1, y2, y3`` for Y), or a callable ``ell(x, y)`` on
         point arrays of shapes ``(..., d_X)`` and ``(..., d_Y)`` that broadcast.
+    method : {"auto", "fourier", "separable", "direct"}
+        The payoff sums (:data:`mfpde.sums.METHODS`); "auto" chooses.
+    tolerance : float
+        Relative accuracy of the fast sums (default 1e-10).
+    kernel : callable, optional
+        ``kernel(domain_x, domain_y) -> PairKernel``: the sums of a payoff known by its
+        features (e.g. the polynomial sphere games, :func:`mfpde.games.sphere_game`).
     """
 
-    def __init__(self, ell: str | Callable):
-        self.ell = ell
+    def __init__(self, ell: str | Callable, method: str = "auto", tolerance: float = 1e-10,
+                 kernel: Callable | None = None):  # fmt: skip
+        if method not in METHODS:
+            raise InputError(f"unknown payoff sum {method!r} (choose from {', '.join(METHODS)})")
+        self.ell, self.method, self.tolerance, self.features = ell, method, tolerance, kernel
+        self._kernels: dict = {}
+
+    def function(self, dims: tuple[int, int]) -> Callable:
+        """ℓ as a vectorised callable of point arrays of dimensions ``dims``."""
+        return self.ell if callable(self.ell) else parse(self.ell, dims, ("x", "y"))
+
+    def kernel(self, x: Quadrature, y: Quadrature) -> PairKernel:
+        """The sums of ℓ on X × Y (made once per pair of domains)."""
+        key = (_key(x.domain), _key(y.domain), x.dim, y.dim)
+        if key not in self._kernels:
+            if self.features is not None:
+                kernel = self.features(x.domain, y.domain)
+            else:
+                kernel = pair_kernel(
+                    self.function((x.dim, y.dim)),
+                    x.domain,
+                    y.domain,
+                    method=self.method,
+                    tolerance=self.tolerance,
+                    name="payoff",
+                )
+            self._kernels[key] = kernel
+        return self._kernels[key]
 
     def bind(self, x: Quadrature, y: Quadrature) -> _BoundBilinear:
-        ell = self.ell
-        if not callable(ell):
-            ell = parse(ell, (x.points.shape[1], y.points.shape[1]), ("x", "y"))
-        return _BoundBilinear(ell, x, y)
+        return _BoundBilinear(self.kernel(x, y), x, y)
 
 
 class _BoundConvexConcave:
@@ -132,6 +137,11 @@ class _BoundConvexConcave:
         return (
             finite_values("first variation in mu", self.payoff.first_variation_mu(*args), args[0]),
             finite_values("first variation in nu", self.payoff.first_variation_nu(*args), args[3]),
+        )
+
+    def fields_with_gradients(self, mu, nu):
+        raise InputError(
+            "a ConvexConcave payoff gives no gradients: games with transport need Bilinear"
         )
 
     def value(self, mu, nu):
@@ -199,8 +209,10 @@ class GameProblem:
         if not (np.isfinite(self.sigma) and self.sigma >= 0):
             raise InputError(f"sigma must be a finite number >= 0, got {self.sigma}")
 
-    def bind(self, x: Quadrature, y: Quadrature) -> BoundGame:
-        """Attach the game to the quadratures of X (for μ) and Y (for ν)."""
+    def bind(self, x, y) -> BoundGame:
+        """Attach the game to weighted point sets of X (for μ) and Y (for ν): grids, P1 spaces
+        or :class:`~mfpde.quadrature.Quadrature` objects."""
+        x, y = Quadrature.of(x, self.domain_mu), Quadrature.of(y, self.domain_nu)
         for name, q, domain in (("mu", x, self.domain_mu), ("nu", y, self.domain_nu)):
             if q.points.shape[1] != domain.dim:
                 raise InputError(
@@ -232,8 +244,12 @@ class _FrozenEnergy(BoundEnergy):
         sign = 1.0 if self.player == 0 else -1.0
         return sign * self.game.payoff.value(*self._pair(rho))
 
-    def first_variation(self, rho):
-        return self.game.fields(*self._pair(rho))[self.player]
+    def field(self, rho, gradient):
+        if not gradient:
+            return self.game.fields(*self._pair(rho))[self.player], None
+        pair = self.game.payoff.fields_with_gradients(*self._pair(rho))[self.player]
+        sign = 1.0 if self.player == 0 else -1.0  # the field of ν is −δF/δν
+        return sign * pair[0], sign * pair[1]
 
 
 @dataclass

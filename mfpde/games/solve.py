@@ -19,7 +19,7 @@ from mfpde.fv.grid import Grid
 from mfpde.fv.operator import FlowOperator
 from mfpde.games.equilibrium import Equilibrium, TimeAverage, game_equilibrium, ni_error
 from mfpde.games.flows import GameFlow
-from mfpde.games.problem import BoundGame, GameProblem, Quadrature
+from mfpde.games.problem import BoundGame, GameProblem
 from mfpde.lyapunov import fit_rate
 from mfpde.observers import Lyapunov, Mass, MinDensity
 from mfpde.operator import FlowOperatorBase
@@ -181,9 +181,7 @@ def solve_game(
     grid_mu = resolve_grid(problem.domain_mu, cells_mu, grid_mu, "solve_game", "_mu")
     cells_nu = cells_mu if cells_nu is None else cells_nu
     grid_nu = resolve_grid(problem.domain_nu, cells_nu, grid_nu, "solve_game", "_nu")
-    game = problem.bind(
-        *(Quadrature(g.points, g.weights, getattr(g, "comm", None)) for g in (grid_mu, grid_nu))
-    )
+    game = problem.bind(grid_mu, grid_nu)
     operators = [
         operator_type(grid, log_ref, game.sigma, f.gamma, f.alpha, scheme)
         for grid, log_ref, f in (

@@ -67,7 +67,7 @@ def test_gathered_generator_and_spectral_gap_are_rank_independent():
     results = []
     for comm in (MPI.COMM_SELF, MPI.COMM_WORLD):
         space = P1Space(mesh, comm)
-        bound = problem.bind(space.points, space.weights)
+        bound = problem.bind(space)
         operator = P1FlowOperator(space, bound.log_pi, 0.3, 1.0, 0.0)
         field = bound.energy.first_variation(None)
         results.append((operator.transport_matrix(field), operator.spectral_gap(field)))

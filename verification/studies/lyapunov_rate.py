@@ -63,7 +63,7 @@ def bakry_emery_constant(setup) -> float | None:
     grid = setup.grid
     if grid.dim != 1 or grid.domain.periodic[0]:
         return None
-    bound = setup.problem.bind(grid.points, grid.weights, grid)
+    bound = setup.problem.bind(grid)
     if not bound.energy.linear:
         return None
     phi = -np.log(gibbs_minimiser(bound))
@@ -105,7 +105,7 @@ class LyapunovRate(Study):
             if flow.gamma and not isinstance(self.run.grid, Grid):
                 raise InputError("lyapunov_rate: the spectral gap needs the finite-volume backend")
             grid = self.run.grid
-            self.linear = self.run.problem.bind(grid.points, grid.weights, grid).energy.linear
+            self.linear = self.run.problem.bind(grid).energy.linear
 
     def items(self) -> list[Item]:
         return [Item("run")]

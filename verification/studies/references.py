@@ -43,7 +43,7 @@ QUADRATIC_TOL = 1e-9
 
 def _bound(setup):
     grid = setup.grid
-    return setup.problem.bind(grid.points, grid.weights, grid)
+    return setup.problem.bind(grid)
 
 
 def _require(condition: bool, case: str, what: str) -> None:
