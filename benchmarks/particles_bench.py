@@ -42,7 +42,6 @@ print(repeats / (time.perf_counter() - start), resource.getrusage(resource.RUSAG
 CASE = """
 import time, numpy as np, mfpde
 from mfpde.kernels import Kernel
-from mfpde.particles.kernels import KernelSum
 d, n, method = {d}, {n}, "{method}"
 domain, kernel = mfpde.Torus(d), Kernel("density", 0.3)
 X = np.random.default_rng(0).uniform(0, 2 * np.pi, (n, d))
@@ -52,7 +51,7 @@ if method == "dense":
         diff = X[:, None, :] - X[None, :, :]
         return kernel.values(domain, diff) @ w
 else:
-    sums = KernelSum(kernel, domain, method, 1e-10)
+    sums = Kernel("density", 0.3, method, 1e-10).pair_kernel(domain).sum
     def step():
         return sums(X, X, w, gradient=True)
 """

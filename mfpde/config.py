@@ -26,6 +26,7 @@ from mfpde.games import (
 )
 from mfpde.problem import OptimisationProblem, Reference
 from mfpde.solver import solve
+from mfpde.sums import METHODS
 from mfpde.tables import Discretisation, Run, Table, domain_from_table, time_options
 
 __all__ = [
@@ -40,12 +41,22 @@ __all__ = [
 ]
 
 
+def _sums(t: Table, what: str) -> dict[str, Any]:
+    """``{what}_sum`` and ``{what}_tolerance``: the method and accuracy of a nonlocal sum."""
+    return {
+        "method": t.string(f"{what}_sum", "auto", METHODS),
+        "tolerance": t.number(f"{what}_tolerance", 1e-10, positive=True),
+    }
+
+
 def _energy(t: Table) -> Energy:
     parts: list[Energy] = []
     if "potential" in t.data:
         parts.append(Potential(t.expression("potential")))
     if "interaction" in t.data:
-        parts.append(Interaction(t.expression("interaction")))
+        parts.append(Interaction(t.expression("interaction"), **_sums(t, "interaction")))
+    elif {"interaction_sum", "interaction_tolerance"} & set(t.data):
+        raise InputError("[problem] interaction_sum and interaction_tolerance need an interaction")
     if not parts:
         return Potential("0")
     return parts[0] if len(parts) == 1 else parts[0] + parts[1]
@@ -97,7 +108,9 @@ def optimisation_setup(cfg: dict) -> OptimisationSetup:
     p = Table(
         cfg.get("problem", {}),
         "problem",
-        {"kind", "sigma", "reference", "potential", "interaction"},
+        {"kind", "sigma", "reference", "potential"}
+        | {"interaction", "interaction_sum"}
+        | {"interaction_tolerance"},
     )
     d = _discretisation(cfg)
     domain, grid, run = d.domain, d.grid, d.solve
@@ -155,7 +168,9 @@ def _payoff(p: Table, dims: tuple[int, int]) -> Bilinear:
     if not text.startswith("builtin:"):
         if "payoff_seed" in p.data:
             raise InputError("[problem] payoff_seed is only for a built-in payoff ('builtin:...')")
-        return Bilinear(text)
+        return Bilinear(text, **_sums(p, "payoff"))
+    if {"payoff_sum", "payoff_tolerance"} & set(p.data):
+        raise InputError("[problem] a built-in payoff sums its moments: no payoff_sum or tolerance")
     name = text.removeprefix("builtin:")
     if dims != (3, 3):
         raise InputError(f"[problem] payoff {text!r} is a game on S² × S² (kind = 'sphere')")
@@ -176,7 +191,8 @@ def game_setup(cfg: dict) -> GameSetup:
     p = Table(
         cfg.get("problem", {}),
         "problem",
-        {"kind", "payoff", "payoff_seed", "sigma", "reference_mu", "reference_nu"},
+        {"kind", "payoff", "payoff_seed", "payoff_sum", "payoff_tolerance"}
+        | {"sigma", "reference_mu", "reference_nu"},
     )
     d_mu = _discretisation(cfg, "domain")
     d_nu = _discretisation(cfg, "domain_nu") if "domain_nu" in cfg else d_mu

@@ -28,7 +28,7 @@ import numpy as np
 from mfpde.config import game_setup, optimisation_setup
 from mfpde.errors import InputError
 from mfpde.fv.grid import Grid
-from mfpde.kernels import VARIANTS, Kernel, solve_kernelised
+from mfpde.kernels import SUM_METHODS, VARIANTS, Kernel, solve_kernelised
 from mfpde.particles.birth_death import birth_death
 from mfpde.particles.games import langevin_da, mirror_descent, wfr_da
 from mfpde.particles.langevin import langevin
@@ -115,10 +115,15 @@ def read_kernel(cfg: dict, name: str, method: Method) -> Kernel | None:
         return None
     if "kernel" not in cfg:
         raise InputError(f"[particles] method {name!r} needs a [kernel] table (variant, bandwidth)")
-    t = Table(cfg["kernel"], "kernel", {"variant", "bandwidth"})
+    t = Table(cfg["kernel"], "kernel", {"variant", "bandwidth", "sum", "tolerance"})
     t.required("variant")
     t.required("bandwidth")
-    return Kernel(t.string("variant", choices=VARIANTS), t.number("bandwidth", positive=True))
+    return Kernel(
+        t.string("variant", choices=VARIANTS),
+        t.number("bandwidth", positive=True),
+        t.string("sum", "fast", SUM_METHODS),
+        t.number("tolerance", 1e-10, positive=True),
+    )
 
 
 def _save_every(time: dict, dt: float) -> int:

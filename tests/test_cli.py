@@ -149,6 +149,22 @@ BAD_CONFIGS = {
         _edit('potential = "cos(x)"', 'interaction = "sin(x - y)"'),
         "interaction W(x, y) must be symmetric",
     ),
+    "unknown-interaction-sum": (
+        _edit('potential = "cos(x)"', 'interaction = "cos(x - y)"\ninteraction_sum = "fmm"'),
+        "interaction_sum = 'fmm'",
+    ),
+    "fourier-sum-of-a-non-convolution": (
+        _edit('potential = "cos(x)"', 'interaction = "cos(x)*cos(y)"\ninteraction_sum = "fourier"'),
+        'has no "fourier" sum',
+    ),
+    "interaction-tolerance-out-of-range": (
+        _edit('potential = "cos(x)"', 'interaction = "cos(x - y)"\ninteraction_tolerance = 0.5'),
+        "tolerance must be a number in [1e-14, 1e-2]",
+    ),
+    "sum-without-interaction": (
+        _edit('potential = "cos(x)"', 'potential = "cos(x)"\ninteraction_sum = "direct"'),
+        "interaction_sum and interaction_tolerance need an interaction",
+    ),
     "overflowing-initial": (_edit("exp(sin(x))", "exp(1000*sin(x))"), "not finite"),
     "non-positive-reference": (_edit("exp(0.3*sin(2*x))", "sin(x)"), "must be positive"),
     "rate-against-kind": (_edit("alpha = 1.3", "alpha = 1.3\ngamma = 1"), "needs gamma 0"),

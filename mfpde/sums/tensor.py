@@ -62,13 +62,6 @@ def _threads(n: int) -> int:
     return max(1, min(os.cpu_count() or 1, n // _POINTS_PER_THREAD))
 
 
-_NUFFT = {
-    1: (finufft.nufft1d1, finufft.nufft1d2),
-    2: (finufft.nufft2d1, finufft.nufft2d2),
-    3: (finufft.nufft3d1, finufft.nufft3d2),
-}
-
-
 @dataclass(frozen=True)
 class FourierAxis:
     """A periodic axis [a, a + P): the modes e^{ikθ}, θ = 2π(x − a)/P."""
@@ -182,38 +175,35 @@ class TensorBasis(Features):
         self.size = int(np.prod(self.shape))
         self.eps = max(float(tolerance), 1e-15)
         self._derivatives = [axis.derivative(k) for axis, k in zip(self.axes, self.modes)]
+        self._plans: dict[tuple[int, int, int], finufft.Plan] = {}
 
-    def _angles(self, points: np.ndarray) -> list[np.ndarray]:
-        return [np.ascontiguousarray(axis.angles(points[:, a])) for a, axis in enumerate(self.axes)]
+    def _plan(self, kind: int, transforms: int, points: np.ndarray) -> finufft.Plan:
+        """A finufft plan of this basis (made once per type, count and threads) at the points.
+
+        Reusing plans saves their set-up (about 2 ms each, measured at 285 modes in 2-D).
+        """
+        key = (kind, transforms, _threads(len(points)))
+        if key not in self._plans:
+            self._plans[key] = finufft.Plan(
+                kind, self.shape, transforms, eps=self.eps, isign=1, nthreads=key[2]
+            )
+        plan = self._plans[key]
+        angles = [np.ascontiguousarray(a.angles(points[:, k])) for k, a in enumerate(self.axes)]
+        plan.setpts(*angles)
+        return plan
 
     def moments(self, points, strengths):
-        type1 = _NUFFT[len(self.axes)][0]
         c = np.ascontiguousarray(strengths, dtype=complex)
-        m = type1(
-            *self._angles(points),
-            c,
-            self.shape,
-            eps=self.eps,
-            isign=1,
-            nthreads=_threads(len(points)),
-        )
-        return m.ravel()
+        return self._plan(1, 1, points).execute(c).ravel()
 
     def combine(self, points, coefficients, gradient=False):
-        type2 = _NUFFT[len(self.axes)][1]
         f = np.asarray(coefficients, dtype=complex).reshape(self.shape)
         stack = [f]
         if gradient:
             for a, derivative in enumerate(self._derivatives):
                 stack.append(np.moveaxis(np.tensordot(derivative, f, axes=([1], [a])), 0, a))
-        out = type2(
-            *self._angles(points),
-            np.stack(stack),
-            eps=self.eps,
-            isign=1,
-            nthreads=_threads(len(points)),
-        )
-        out = out.real
+        data = np.stack(stack) if gradient else f
+        out = self._plan(2, len(stack), points).execute(data).real.reshape(len(stack), -1)
         return out[0], (out[1:].T.copy() if gradient else None)
 
 
