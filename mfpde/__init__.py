@@ -3,7 +3,9 @@
 The path of data: a domain (:mod:`mfpde.domains`) and a problem (:mod:`mfpde.problem`,
 :mod:`mfpde.energies`) are discretised by a backend (:mod:`mfpde.fv`), advanced by a time stepper
 (:mod:`mfpde.stepper`) and watched by observers (:mod:`mfpde.observers`); results are stored by
-:mod:`mfpde.storage`. The mathematics is in MATH.md; every docstring cites its section.
+:mod:`mfpde.storage`. Energies bind to weighted point sets (:mod:`mfpde.quadrature`), their
+nonlocal sums are chosen by :mod:`mfpde.sums`. The mathematics is in MATH.md; every docstring
+cites its section.
 """
 
 from mfpde.domains import Box, Circle, Domain, Interval, Torus
@@ -22,7 +24,9 @@ from mfpde.games import (
     solve_game,
 )
 from mfpde.lyapunov import fit_rate, spectral_gap
+from mfpde.network import TwoLayerNetwork
 from mfpde.problem import OptimisationProblem, Reference, kl_divergence
+from mfpde.quadrature import Quadrature
 from mfpde.solver import Solution, solve
 
 __all__ = [
@@ -35,6 +39,8 @@ __all__ = [
     "Functional",
     "Interaction",
     "Potential",
+    "TwoLayerNetwork",
+    "Quadrature",
     "gibbs_minimiser",
     "InputError",
     "MfpdeError",
