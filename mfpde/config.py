@@ -25,6 +25,7 @@ from mfpde.games import (
     sphere_game,
 )
 from mfpde.problem import OptimisationProblem, Reference
+from mfpde.resources import check_run
 from mfpde.solver import solve
 from mfpde.sums import METHODS
 from mfpde.tables import Discretisation, Run, Table, domain_from_table, time_options
@@ -128,6 +129,7 @@ def optimisation_setup(cfg: dict) -> OptimisationSetup:
     )
     initial = Table(cfg.get("initial", {}), "initial", {"density"}).expression("density", "1")
     options = time_options(cfg.get("time", {}))
+    check_run(grid.size, options)
     # Bind once now so that every input error surfaces before any work or output.
     problem.bind(grid)
     return OptimisationSetup(problem, flow, initial, grid, run, options)
@@ -135,7 +137,7 @@ def optimisation_setup(cfg: dict) -> OptimisationSetup:
 
 def _optimisation(cfg: dict, text: str) -> Run:
     setup = optimisation_setup(cfg)
-    return Run(setup.execute, text)
+    return Run(setup.execute, text, parallel=hasattr(setup.grid, "comm"))
 
 
 @dataclass
@@ -217,13 +219,15 @@ def game_setup(cfg: dict) -> GameSetup:
     densities = [initial.expression(f"density_{k}", "1") for k in ("mu", "nu")]
     options = time_options(cfg.get("time", {}))
     grids = [d_mu.grid, d_nu.grid]
+    check_run(max(g.size for g in grids), options, players=2)
     # Bind once now so that every input error surfaces before any work or output.
     problem.bind(*grids)
     return GameSetup(problem, flow, densities, grids, d_mu.solve_game, options)
 
 
 def _game(cfg: dict, text: str) -> Run:
-    return Run(game_setup(cfg).execute, text)
+    setup = game_setup(cfg)
+    return Run(setup.execute, text, parallel=hasattr(setup.grids[0], "comm"))
 
 
 #: Readers per ``[problem] kind``: TOML tables → the problem's objects (a setup).
@@ -248,10 +252,15 @@ def parse_tables(text: str, extra: frozenset[str] = frozenset()) -> tuple[dict, 
         cfg = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"invalid TOML: {exc}") from None
+    except RecursionError:
+        raise InputError("invalid TOML: arrays or tables nested too deeply") from None
     allowed = TABLES | {"domain_nu"} | extra
     unknown = sorted(set(cfg) - allowed)
     if unknown:
         raise InputError(f"unknown table [{unknown[0]}] (allowed: {', '.join(sorted(allowed))})")
+    for name, value in cfg.items():
+        if not isinstance(value, dict):
+            raise InputError(f"[{name}] must be a table, got {name} = {str(value)[:40]!r}")
     kind = Table(cfg.get("problem", {}), "problem", set(cfg.get("problem", {}))).string(
         "kind", "optimisation", tuple(PROBLEM_KINDS)
     )

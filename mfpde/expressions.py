@@ -47,6 +47,7 @@ import itertools
 import linecache
 import math
 import operator
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -96,6 +97,51 @@ _BINARY = {
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
 
 
+#: The longest expression accepted (characters); a longer text is an input error, not a stack
+#: overflow. A sum of 1 500 terms (about 20 000 characters) is accepted.
+MAX_LENGTH = 50_000
+#: Python recursion allowed while parsing, checking, evaluating and differentiating a tree (the
+#: trees of long sums are deep; Python 3.12 frames of pure-Python recursion use no C stack).
+_RECURSION = 50_000
+
+_python_allowed = False
+
+
+def allow_python(enabled: bool = True) -> None:
+    """Allow (or forbid again) ``"python:module:function"`` in expressions.
+
+    Such a name imports the module (running its import-time code) and calls the function on
+    the points: a configuration from someone else is then not safe to run. Off by default;
+    ``mfpde run --allow-python`` and ``mfpde verify --allow-python`` switch it on.
+    """
+    global _python_allowed
+    _python_allowed = bool(enabled)
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """The text for an error message: quoted, and shortened past ``limit`` characters."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text)} characters)"
+
+
+def _deep(method: Callable) -> Callable:
+    """Run a tree walk with a raised recursion limit; a tree still too deep is an InputError."""
+
+    def wrapper(*args, **kwargs):
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, _RECURSION))
+        try:
+            return method(*args, **kwargs)
+        except RecursionError:
+            raise InputError("expression is nested too deeply to be evaluated") from None
+        finally:
+            sys.setrecursionlimit(limit)
+
+    wrapper.__name__, wrapper.__doc__ = method.__name__, method.__doc__
+    return wrapper
+
+
 def coordinate_names(dim: int, letter: str) -> tuple[str, ...]:
     """Names of the coordinates of a point: ``x`` in 1-D, ``x1, x2, x3`` otherwise.
 
@@ -115,11 +161,14 @@ def _check(
         _check(node.body, names, text, functions)
     elif isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-            raise InputError(f"expression {text!r}: only numeric constants are allowed")
+            raise InputError(f"expression {_shown(text)}: only numeric constants are allowed")
     elif isinstance(node, ast.Name):
         if node.id not in names and node.id not in CONSTANTS:
             allowed = ", ".join(sorted(names | set(CONSTANTS)))
-            raise InputError(f"expression {text!r}: unknown name {node.id!r} (allowed: {allowed})")
+            raise InputError(
+                f"expression {_shown(text)}: unknown name {_shown(node.id, 30)} "
+                f"(allowed: {allowed})"
+            )
     elif isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         _check(node.left, names, text, functions)
         _check(node.right, names, text, functions)
@@ -128,13 +177,14 @@ def _check(
     elif isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name) or node.func.id not in functions:
             raise InputError(
-                f"expression {text!r}: only the functions {', '.join(FUNCTIONS)} may be called"
+                f"expression {_shown(text)}: only the functions {', '.join(FUNCTIONS)} may be "
+                "called"
             )
         if node.keywords or len(node.args) != 1:
-            raise InputError(f"expression {text!r}: functions take exactly one argument")
+            raise InputError(f"expression {_shown(text)}: functions take exactly one argument")
         _check(node.args[0], names, text, functions)
     else:
-        raise InputError(f"expression {text!r}: {type(node).__name__} is not allowed")
+        raise InputError(f"expression {_shown(text)}: {type(node).__name__} is not allowed")
 
 
 def _function(name: str) -> Callable:
@@ -476,6 +526,7 @@ class Expression:
     def __init__(self, text: str, dim: int | Sequence[int], letters: Sequence[str] = ("x",)):
         self._setup(text, dim, letters, FUNCTIONS)
 
+    @_deep
     def _setup(
         self,
         text: str,
@@ -484,7 +535,11 @@ class Expression:
         functions: Mapping[str, Callable],
     ) -> None:
         if not isinstance(text, str):
-            raise InputError(f"expression must be a string, got {text!r}")
+            raise InputError(f"expression must be a string, got {_shown(repr(text))}")
+        if len(text) > MAX_LENGTH:
+            raise InputError(
+                f"expression {_shown(text)} is too long (at most {MAX_LENGTH} characters)"
+            )
         self.text = text
         self.dim = dim
         self.letters = tuple(letters)
@@ -498,8 +553,9 @@ class Expression:
         self._derivatives: dict[tuple[str, int], Expression] = {}
         try:
             self._tree = ast.parse(text.strip(), mode="eval")
-        except SyntaxError as exc:
-            raise InputError(f"expression {text!r}: syntax error ({exc.msg})") from None
+        except (SyntaxError, MemoryError) as exc:
+            reason = getattr(exc, "msg", "too complex")
+            raise InputError(f"expression {_shown(text)}: syntax error ({reason})") from None
         _check(self._tree, self._names, text, functions)
 
     @classmethod
@@ -519,10 +575,11 @@ class Expression:
                     return letter, k, frozenset(spellings)
         allowed = ", ".join(sorted(self._names))
         raise InputError(
-            f"expression {self.text!r}: no coordinate {name!r} to differentiate (allowed: "
+            f"expression {_shown(self.text)}: no coordinate {name!r} to differentiate (allowed: "
             f"{allowed})"
         )
 
+    @_deep
     def derivative(self, name: str) -> Expression:
         """The exact partial derivative ∂f/∂v with respect to one coordinate v.
 
@@ -554,7 +611,7 @@ class Expression:
         if (letter, k) not in self._derivatives:
 
             def fail(reason: str) -> InputError:
-                return InputError(f"expression {self.text!r}: d/d{name}: {reason}")
+                return InputError(f"expression {_shown(self.text)}: d/d{name}: {reason}")
 
             tree = _diff(self._tree.body, spellings, fail)
             self._derivatives[letter, k] = Expression._derived(tree, self)
@@ -576,6 +633,7 @@ class Expression:
         """
         return Gradient(self, letter)
 
+    @_deep
     def __call__(self, *points: np.ndarray) -> np.ndarray:
         env: dict[str, np.ndarray] = {}
         shape: tuple[int, ...] = ()
@@ -591,7 +649,7 @@ class Expression:
         return np.broadcast_to(np.asarray(value, dtype=float), shape).copy()
 
     def __repr__(self) -> str:
-        return f"Expression({self.text!r})"
+        return f"Expression({_shown(self.text)})"
 
 
 class Gradient:
@@ -903,6 +961,7 @@ class _Compiled:
         self.sources_code: dict[str, str] = {"values": self._generate(gradient=False)}
         self._kernels: dict[str, Callable] = {}
 
+    @_deep
     def _kernel(self, gradient: bool) -> Callable:
         kind = "gradient" if gradient else "values"
         with _LOCK:
@@ -1141,17 +1200,42 @@ def compile_point_function(expression: Expression, letter: str = "x") -> Compile
 
 
 def _import_callable(spec: str) -> Callable:
+    if not _python_allowed:
+        raise InputError(
+            f"{_shown(spec)} would import and run that Python code: allow it with "
+            "--allow-python (or mfpde.expressions.allow_python() in Python)"
+        )
     try:
         _, module_name, function_name = spec.split(":")
     except ValueError:
-        raise InputError(f"{spec!r}: a callable is named 'python:module:function'") from None
+        raise InputError(f"{_shown(spec)}: a callable is named 'python:module:function'") from None
     try:
         function = getattr(importlib.import_module(module_name), function_name)
     except (ImportError, AttributeError) as exc:
-        raise InputError(f"{spec!r}: cannot import ({exc})") from None
+        raise InputError(f"{_shown(spec)}: cannot import ({_shown(str(exc), 80)})") from None
     if not callable(function):
-        raise InputError(f"{spec!r} is not callable")
-    return function
+        raise InputError(f"{_shown(spec)} is not callable")
+    return _Checked(function, spec)
+
+
+class _Checked:
+    """A user callable whose values are checked: numbers of the shape of the points' batch."""
+
+    def __init__(self, function: Callable, spec: str):
+        self.function, self.spec = function, spec
+
+    def __call__(self, *points: np.ndarray) -> np.ndarray:
+        shape = np.broadcast_shapes(*(np.shape(p)[:-1] for p in points))
+        try:
+            values = np.asarray(self.function(*points), dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{_shown(self.spec)} failed: {_shown(str(exc), 80)}") from None
+        if values.shape != shape:
+            raise InputError(
+                f"{_shown(self.spec)} must return numbers of shape {shape} for points of shape "
+                f"{np.shape(points[0])}, got shape {values.shape}"
+            )
+        return values
 
 
 def parse(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mfpde import checks
 from mfpde.domains import Domain
 from mfpde.energies import (
     BoundEnergy,
@@ -101,8 +102,14 @@ class OptimisationProblem:
     reference: Reference = field(default_factory=Reference)
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.sigma) and self.sigma >= 0):
-            raise InputError(f"sigma must be a finite number >= 0, got {self.sigma}")
+        if not hasattr(self.domain, "dim") or isinstance(self.domain, str):
+            raise InputError(
+                f"domain must be a Domain (Interval, Box, Torus, Circle, ...), a Sphere or a "
+                f"mesh, got {self.domain!r:.60}"
+            )
+        checks.instance("energy", self.energy, Energy, "an Energy (Potential, Interaction, ...)")
+        checks.instance("reference", self.reference, Reference, "a Reference")
+        object.__setattr__(self, "sigma", checks.number("sigma", self.sigma, minimum=0.0))
 
     def bind(self, discretisation) -> BoundProblem:
         """Attach the problem to a weighted point set: a :class:`~mfpde.fv.grid.Grid`, a P1

@@ -5,12 +5,20 @@ Layout: ``/time`` (n_saved); per measure ``/mu`` (and ``/nu`` for games) with ``
 ``/observers/<name>`` (n_saved); root attributes ``config``, ``flow``, ``mfpde_version`` and any
 others given. The file is written under a temporary name and renamed when complete, so a failed
 or interrupted run never leaves a half-written file behind.
+
+Output safety (:func:`check_output`, before any work): an output path must not be a directory,
+a device or any other non-regular file, nor one of the run's inputs, and its folder must be
+writable. Replacing a file keeps its permissions, and a symbolic link stays a link (its target
+is replaced). An interrupt (SIGINT, SIGTERM: :func:`request_interrupt`) during a write removes
+the temporary file and re-raises, even if a library swallowed the ``KeyboardInterrupt``.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,7 +27,56 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-__all__ = ["MeasureData", "atomic_path", "write_h5", "read_h5"]
+from mfpde.errors import InputError
+
+__all__ = [
+    "MeasureData",
+    "atomic_path",
+    "check_output",
+    "request_interrupt",
+    "write_h5",
+    "read_h5",
+]
+
+_interrupted = threading.Event()
+
+
+def request_interrupt() -> None:
+    """Record an interrupt (the CLI's SIGINT/SIGTERM handler calls it before raising)."""
+    _interrupted.set()
+
+
+def _target(path: Path) -> Path:
+    """The file a write to ``path`` replaces: the target of a symbolic link, else ``path``."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def check_output(path: str | os.PathLike, inputs=(), what: str = "output") -> Path:
+    """Refuse an output path before any work is done; return the file that will be written.
+
+    Raises :class:`~mfpde.errors.InputError` if ``path`` (or the target of a link) exists and
+    is not a regular file (a directory, a device, a pipe), is one of ``inputs`` (e.g. the
+    configuration), is not writable, or if its nearest existing folder is not a writable
+    directory.
+    """
+    path = Path(path)
+    target = _target(path)
+    if os.path.lexists(target):
+        mode = os.stat(target).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "a device or special file"
+            raise InputError(f"{what} {path} is not a regular file ({kind}): name a file")
+        for source in inputs:
+            if source is not None and os.path.exists(source) and os.path.samefile(target, source):
+                raise InputError(f"{what} {path} is the configuration {source}: name another file")
+        if not os.access(target, os.W_OK):
+            raise InputError(f"cannot write {path}: permission denied")
+    folder = target.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write {path}: {folder} is not a writable folder")
+    return target
 
 
 @dataclass
@@ -36,14 +93,27 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` if the block completes.
 
     The temporary file is in the same folder (so the rename is atomic) and is removed if the
-    block raises or is interrupted: ``path`` is either absent, its old version or complete.
+    block raises or is interrupted: ``path`` is either absent, its old version or complete. A
+    replaced file keeps its permissions (a new one gets 0666 minus the umask); a symbolic link is
+    kept and its target replaced; a non-regular file is never replaced.
     """
-    path = Path(path)
+    path = _target(Path(path))
+    if os.path.lexists(path) and not stat.S_ISREG(os.stat(path).st_mode):
+        raise InputError(f"{path} is not a regular file: it is not replaced")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
+        if _interrupted.is_set():  # a KeyboardInterrupt swallowed inside the block
+            raise KeyboardInterrupt
+        if path.exists():
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -17,6 +17,7 @@ import numpy as np
 
 from mfpde.domains import Box, Circle, Domain, Interval, Torus
 from mfpde.errors import InputError
+from mfpde.resources import check_grid_size, require_steps
 
 __all__ = [
     "Table",
@@ -26,6 +27,11 @@ __all__ = [
     "Run",
     "Discretisation",
 ]
+
+
+#: The largest magnitude of a number in a configuration: rates, σ, lengths, times beyond it
+#: overflow the solvers' arithmetic (e^{-V/σ}, γσ/h², t/dt) long before they mean anything.
+MAX_NUMBER = 1e12
 
 
 class Table:
@@ -54,6 +60,10 @@ class Table:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
             raise InputError(f"[{self.name}] {key} must be a finite number, got {value!r}")
+        if abs(value) > MAX_NUMBER:
+            raise InputError(
+                f"[{self.name}] {key} = {value:g} is out of range (at most {MAX_NUMBER:g} in size)"
+            )
         if positive and value <= 0:
             raise InputError(f"[{self.name}] {key} must be > 0, got {value}")
         if minimum is not None and value < minimum:
@@ -130,6 +140,7 @@ def domain_from_table(data: dict, name: str = "domain") -> tuple[Domain, tuple[i
             f"[{name}] cells has {len(cells_list)} entries for a {domain.dim}-D domain"
         )
     shape = tuple(cells_list) * (domain.dim if len(cells_list) == 1 else 1)
+    check_grid_size(float(np.prod(np.asarray(shape, dtype=float))), f"[{name}] cells = {cells}")
     return domain, shape
 
 
@@ -148,15 +159,22 @@ def time_options(data: dict) -> dict[str, Any]:
     }
     if options["dt"] is None and options["tolerance"] is None:
         raise InputError("[time] needs dt, or tolerance for adaptive steps")
+    if options["dt"] is not None:
+        require_steps(options["t_end"] / options["dt"], "[time] t_end/dt")
     return options
 
 
 @dataclass
 class Run:
-    """A configured run: ``execute()`` solves and returns an object with ``save(path, config)``."""
+    """A configured run: ``execute()`` solves and returns an object with ``save(path, config)``.
+
+    ``parallel`` runs share their work over MPI ranks themselves (DOLFINx meshes, particle
+    replicas; rank 0 writes); under ``mpiexec`` any other run is computed by rank 0 only.
+    """
 
     execute: Callable[[bool], Any]
     text: str
+    parallel: bool = False
 
 
 @dataclass

@@ -35,6 +35,7 @@ from mfpde.particles.langevin import langevin
 from mfpde.particles.replicas import mpi_world, run_replicas, stack
 from mfpde.particles.trajectory import Trajectory
 from mfpde.particles.wfr import weighted_wfr, wfr_jump
+from mfpde.resources import check_particles, require_steps
 from mfpde.storage import atomic_path
 from mfpde.tables import Run, Table
 
@@ -179,6 +180,12 @@ def particle_run(cfg: dict, kind: str, text: str) -> Run:
     dt = t.number("dt", setup.time["dt"], positive=True)
     run = {"n": n, "t_end": setup.time["t_end"], "dt": dt}
     run["save_every"] = _save_every(setup.time, dt)
+    require_steps(run["t_end"] / dt, "[particles] t_end/dt")
+    players = 1 if kind == "optimisation" else 2
+    saves = run["t_end"] / dt / run["save_every"] + 2
+    dim = max(g.points.shape[1] for g in (setup.grids if kind == "game" else [setup.grid]))
+    what = f"[particles] n = {n}, replicas = {replicas}"
+    check_particles(players * n, replicas, dim, saves, what)
     attrs = {"method": name, "n": n, "replicas": replicas, "seed": seed, "dt": dt}
     replicate = _replicate(method.simulate, replicas, seed, mpi_world())
     if kind == "optimisation":
@@ -192,7 +199,7 @@ def particle_run(cfg: dict, kind: str, text: str) -> Run:
         out = execute(progress)
         return ParticleResult(None, {}, attrs) if out is None else ParticleResult(*out, attrs)
 
-    return Run(result, text)
+    return Run(result, text, parallel=True)
 
 
 def _replicate(simulate: Callable, replicas: int, seed: int, comm) -> Callable:

@@ -15,6 +15,7 @@ import pytest
 from conftest import assert_invariants
 
 import mfpde
+import mfpde.expressions
 from mfpde.expressions import FUNCTIONS, Expression, parse
 from mfpde.quadrature import Quadrature
 
@@ -116,7 +117,8 @@ def test_non_string_expression_is_rejected():
 
 
 def test_python_callable(tmp_path, monkeypatch):
-    """``python:module:function`` imports a user callable; the solver then uses it like text."""
+    """``python:module:function`` imports a user callable (only after the opt-in
+    :func:`mfpde.expressions.allow_python`); the solver then uses it like text."""
     (tmp_path / "user_energy.py").write_text(
         textwrap.dedent(
             """
@@ -131,6 +133,10 @@ def test_python_callable(tmp_path, monkeypatch):
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "user_energy", raising=False)
+    with pytest.raises(mfpde.InputError, match="would import and run that Python code"):
+        parse("python:user_energy:V", 1)  # not without the opt-in
+    assert "user_energy" not in sys.modules  # refused before importing anything
+    monkeypatch.setattr(mfpde.expressions, "_python_allowed", True)
     V = parse("python:user_energy:V", 1)
     np.testing.assert_array_equal(V(POINTS_1D), np.cos(POINTS_1D[:, 0]))
     problem = mfpde.OptimisationProblem(mfpde.Torus(1), energy=mfpde.Potential("cos(x)"))

@@ -102,43 +102,11 @@ def test_files_follow_the_output_contract(outdir, results):
         assert f"]({image})" in (outdir / "report.md").read_text()
 
 
-def test_measured_rates_match_theory(results):
-    """Fitted decay rates of KL(μ*|μ_t) and of the energy gap vs 2ασ, 2λ₁, 2(λ₁ + ασ).
+def continuum_gap() -> float:
+    """λ₁ of the continuum generator by an independent Galerkin method (MATH §5.3).
 
-    The discrete flows have these rates exactly (exact reaction, exponential transport, λ₁ of
-    the same discrete operator, commuting linearisations), so the fits differ from them only by
-    the nonlinear remainder inside the fit window, O(√(1e-2)) at its start and ~1e-4 on average
-    (measured: 1.7e-4, 3.1e-4, 0.9e-4). 1% leaves room for that and catches any wrong rate.
-    """
-    s = Settings()
-    lam = results["fokker_planck"]["attrs"]["rate_theory"] / 2
-    theory = {
-        "fisher_rao": 2 * s.alpha * s.sigma,
-        "fokker_planck": 2 * lam,
-        "wfr": 2 * (lam + s.alpha * s.sigma),
-    }
-    for flow, data in results.items():
-        attrs = data["attrs"]
-        assert attrs["rate_theory"] == pytest.approx(theory[flow], rel=1e-12)
-        assert attrs["rate_lyapunov"] == pytest.approx(theory[flow], rel=1e-2)
-        assert attrs["rate_energy_gap"] == pytest.approx(theory[flow], rel=1e-2)
-
-
-def test_fisher_rao_bound_holds_at_every_saved_time(results):
-    """KL(μ*|μ_t) ≤ e^{−ασt} KL(μ*|μ₀) (MATH §5.1), up to round-off of the KL sum."""
-    s = Settings()
-    data = results["fisher_rao"]
-    kl, t = data["observers"]["lyapunov"], data["time"]
-    assert np.all(kl <= np.exp(-s.alpha * s.sigma * t) * kl[0] + 1e-14)
-
-
-def test_spectral_gap_is_the_continuum_one(results):
-    """The discrete λ₁ used as theory rate is the continuum spectral gap to O(h²) (MATH §5.3).
-
-    Reference: Galerkin with Fourier modes up to k = 24 for λ₁ = min γσ∫|f'|²dμ* / Var_μ*(f),
-    integrals by the trapezoidal rule on 1024 points (spectrally accurate for smooth periodic
-    integrands). With h = 2π/128 the FV error is ~γσ h² |λ₁''| ≈ 1e-5 (measured: λ₁ = 0.333870,
-    0.333901, 0.333909 on 64, 128, 256 cells); 1e-4 relative bounds it.
+    λ₁ = min γσ∫|f'|²dμ* / Var_μ*(f) over Fourier modes up to k = 24, integrals by the
+    trapezoidal rule on 1024 points (spectrally accurate for smooth periodic integrands).
     """
     s = Settings()
     x = np.linspace(0.0, 2 * np.pi, 1024, endpoint=False)
@@ -156,8 +124,48 @@ def test_spectral_gap_is_the_continuum_one(results):
     mass = (basis * mu_star) @ basis.T
     eigenvalues = scipy.linalg.eigh(stiffness, mass, eigvals_only=True)
     assert eigenvalues[0] == pytest.approx(0.0, abs=1e-10)
+    return float(eigenvalues[1])
+
+
+def test_measured_rates_match_theory(results):
+    """Fitted decay rates of KL(μ*|μ_t) and of the energy gap vs 2ασ, 2λ₁, 2(λ₁ + ασ), with λ₁
+    the continuum spectral gap of :func:`continuum_gap` (independent of mfpde).
+
+    The discrete flows have these rates with the discrete λ₁, which is the continuum one to
+    O(h²) ≈ 1e-5 relative (test_spectral_gap_is_the_continuum_one); the fits differ from them
+    only by the nonlinear remainder inside the fit window, ~1e-4 on average (measured: 1.7e-4,
+    3.1e-4, 0.9e-4). 1% leaves room for both and catches any wrong rate.
+    """
+    s = Settings()
+    lam = continuum_gap()
+    theory = {
+        "fisher_rao": 2 * s.alpha * s.sigma,
+        "fokker_planck": 2 * lam,
+        "wfr": 2 * (lam + s.alpha * s.sigma),
+    }
+    for flow, data in results.items():
+        attrs = data["attrs"]
+        assert attrs["rate_theory"] == pytest.approx(theory[flow], rel=1e-4)
+        assert attrs["rate_lyapunov"] == pytest.approx(theory[flow], rel=1e-2)
+        assert attrs["rate_energy_gap"] == pytest.approx(theory[flow], rel=1e-2)
+
+
+def test_fisher_rao_bound_holds_at_every_saved_time(results):
+    """KL(μ*|μ_t) ≤ e^{−ασt} KL(μ*|μ₀) (MATH §5.1), up to round-off of the KL sum."""
+    s = Settings()
+    data = results["fisher_rao"]
+    kl, t = data["observers"]["lyapunov"], data["time"]
+    assert np.all(kl <= np.exp(-s.alpha * s.sigma * t) * kl[0] + 1e-14)
+
+
+def test_spectral_gap_is_the_continuum_one(results):
+    """The discrete λ₁ used as theory rate is the continuum spectral gap to O(h²) (MATH §5.3).
+
+    With h = 2π/128 the FV error is ~γσ h² |λ₁''| ≈ 1e-5 (measured: λ₁ = 0.333870, 0.333901,
+    0.333909 on 64, 128, 256 cells); 1e-4 relative bounds it.
+    """
     lam = results["fokker_planck"]["attrs"]["rate_theory"] / 2
-    assert lam == pytest.approx(eigenvalues[1], rel=1e-4)
+    assert lam == pytest.approx(continuum_gap(), rel=1e-4)
 
 
 def test_games_section_lyapunov_bound_and_ni(outdir):
@@ -176,3 +184,12 @@ def test_games_section_lyapunov_bound_and_ni(outdir):
         )
     assert (outdir / "games_fisher_rao.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "](games_fisher_rao.png)" in (outdir / "report.md").read_text()
+
+
+def test_main_job_exits_non_zero_when_a_verdict_fails(tmp_path, capsys):
+    """A section whose claim fails makes the main job exit 3 (as ``mfpde verify``) and name it."""
+    failing = lambda outdir, progress: main_job.SectionReport("a failing claim", "", [], False)  # noqa: E731
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(main_job, "SECTIONS", [failing])
+        assert main(["-o", str(tmp_path), "-q"]) == main_job.VERDICT_FAILED
+    assert "FAILED: a failing claim" in capsys.readouterr().err

@@ -269,6 +269,7 @@ def test_outputs_follow_the_contract(tmp_path):
     result = run_study(HEAT.format(study=""), tmp_path, progress=False)
     assert {p.name for p in tmp_path.iterdir()} == {
         "items",
+        "study.json",  # the folder belongs to this study (its configuration's digest)
         "data.h5",
         "order.png",
         "report.md",

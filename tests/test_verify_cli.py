@@ -112,14 +112,82 @@ def test_interrupted_study_resumes_to_the_same_numbers(tmp_path):
     assert resumed.outcome.data["order"] == reference.outcome.data["order"]
 
 
-def test_changed_config_recomputes_its_items(tmp_path):
-    """Item files carry the SHA-256 of the configuration: another t_end invalidates them."""
+def test_a_study_folder_belongs_to_one_study(tmp_path, capsys):
+    """Another configuration into the same folder is refused (its checkpoints are not
+    replaced); the main job's ``replace`` takes the folder over and recomputes."""
     text = STUDY.replace(", 0.0005]", ", 0.003125]")
     first = run_study(text, tmp_path, progress=False)
-    second = run_study(text.replace("t_end = 1.0", "t_end = 0.5"), tmp_path, progress=False)
+    changed = text.replace("t_end = 1.0", "t_end = 0.5")
+    path = tmp_path.parent / f"{tmp_path.name}.toml"
+    path.write_text(changed)
+    assert main(["verify", str(path), "-o", str(tmp_path), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds the results of another study" in err
+    with np.load(tmp_path / "items" / "level0.npz") as f:
+        assert float(f["t_end"]) == pytest.approx(1.0)  # untouched
+    second = run_study(changed, tmp_path, progress=False, replace=True)
     assert not np.array_equal(first.outcome.data["errors"], second.outcome.data["errors"])
     with np.load(tmp_path / "items" / "level0.npz") as f:
         assert float(f["t_end"]) == 0.5
+
+
+def _tamper(path):
+    """Change one stored number of a checkpoint, keeping its tags (digest, version, checksum)."""
+    with np.load(path) as f:
+        data = {k: f[k] for k in f.files}
+    data["density_mu"] = data["density_mu"] * (1 + 1e-9)
+    np.savez(path, **data)
+
+
+CORRUPTIONS = {
+    "truncated": lambda p: p.write_bytes(p.read_bytes()[:100]),
+    "not a zip": lambda p: p.write_bytes(b"garbage"),
+    "tampered value": _tamper,
+    "other version": lambda p: np.savez(
+        p, **{**{k: v for k, v in np.load(p).items()}, "_version": np.str_("0.0.1")}
+    ),
+}
+
+
+@pytest.mark.parametrize("name", CORRUPTIONS)
+def test_a_corrupt_or_foreign_checkpoint_is_recomputed_with_a_notice(name, tmp_path, capsys):
+    text = STUDY.replace(", 0.0005]", ", 0.003125]")
+    reference = run_study(text, tmp_path, progress=False)
+    item = tmp_path / "items" / "level1.npz"
+    CORRUPTIONS[name](item)
+    capsys.readouterr()
+    again = run_study(text, tmp_path, progress=False)
+    err = capsys.readouterr().err
+    assert err.count("notice: checkpoint") == 1 and "recomputed" in err, err
+    np.testing.assert_array_equal(again.outcome.data["errors"], reference.outcome.data["errors"])
+    # --strict-checkpoints refuses instead, with one line and exit 2
+    CORRUPTIONS[name](item)
+    path = tmp_path.parent / f"{tmp_path.name}.toml"
+    path.write_text(text)
+    assert main(["verify", str(path), "-o", str(tmp_path), "-q", "--strict-checkpoints"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--strict-checkpoints" in err, err
+
+
+def test_a_corrupt_checkpoint_under_mpi_ends_without_a_hang(tmp_path):
+    """mpiexec -n 2 mfpde verify with a corrupt item of rank 1: recomputed (notice), exit 0;
+    with --strict-checkpoints: one line, exit 2, both ranks end (no rank waits forever)."""
+    text = STUDY.replace(", 0.0005]", ", 0.003125]")
+    run_study(text, tmp_path / "out", progress=False)
+    (tmp_path / "out" / "items" / "level1.npz").write_bytes(b"garbage")  # dealt to rank 1
+    path = tmp_path / "study.toml"
+    path.write_text(text)
+    mpiexec = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    command = [mpiexec, "-n", "2", sys.executable, "-m", "mfpde.cli", "verify", str(path)]
+    command += ["-o", str(tmp_path / "out"), "-q"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "notice: checkpoint" in done.stderr, done.stderr
+    (tmp_path / "out" / "items" / "level1.npz").write_bytes(b"garbage")
+    done = subprocess.run(
+        command + ["--strict-checkpoints"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "--strict-checkpoints" in done.stderr, done.stderr
 
 
 BAD = {

@@ -10,8 +10,10 @@ __all__ = ["SectionReport"]
 
 @dataclass
 class SectionReport:
-    """A section's title, its markdown summary (tables, verdicts, image links) and its files."""
+    """A section's title, its markdown summary (tables, verdicts, image links), its files and
+    whether every claim of the section holds."""
 
     title: str
     markdown: str
     paths: list[Path]
+    passed: bool = True

@@ -25,6 +25,7 @@ import numpy as np
 
 from mfpde.domains import Domain, Sphere
 from mfpde.errors import InputError
+from mfpde.resources import check_grid_size
 
 __all__ = [
     "SimplexMesh",
@@ -112,6 +113,7 @@ def box_mesh(domain: Domain, cells: int | tuple[int, ...]) -> SimplexMesh:
     shape = tuple(np.broadcast_to(np.asarray(cells), (domain.dim,)).tolist())
     if not all(isinstance(n, int) and n >= 1 for n in shape):
         raise InputError(f"box mesh: need a positive number of cells per axis, got {cells!r}")
+    check_grid_size(float(np.prod([n + 1.0 for n in shape])), f"a box mesh of {cells} cells")
     axes = [np.linspace(lo, hi, n + 1) for lo, hi, n in zip(domain.lower, domain.upper, shape)]
     nodes = np.stack([m.ravel() for m in np.meshgrid(*axes, indexing="ij")], axis=-1)
     node_shape = tuple(n + 1 for n in shape)
@@ -159,6 +161,7 @@ def icosphere(refinement: int) -> SimplexMesh:
     """
     if isinstance(refinement, bool) or not isinstance(refinement, int) or refinement < 0:
         raise InputError(f"icosphere: refinement must be an integer >= 0, got {refinement!r}")
+    check_grid_size(10.0 * 4.0**refinement + 2, f"icosphere({refinement})")
     points, cells = _icosahedron()
     for _ in range(refinement):
         edges = np.sort(cells[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
@@ -206,16 +209,18 @@ def _gmsh_triangles(build) -> SimplexMesh:
     return SimplexMesh(points[used], renumber[cells], kind="mesh")
 
 
-def _check_size(h: float) -> None:
-    if not (isinstance(h, (int, float)) and np.isfinite(h) and h > 0):
+def _check_size(h: float, area: float, what: str) -> None:
+    """A positive mesh size, and a mesh of about 2.3·area/h² nodes within the memory limit."""
+    if isinstance(h, bool) or not (isinstance(h, (int, float)) and np.isfinite(h) and h > 0):
         raise InputError(f"gmsh: mesh size h must be a positive number, got {h!r}")
+    check_grid_size(2.3 * area / h**2, f"{what} with h = {h:g}")
 
 
 def disk_mesh(radius: float = 1.0, h: float = 0.1) -> SimplexMesh:
     """An unstructured triangulation of the disk {|x| ≤ radius} with mesh size ``h`` (gmsh)."""
-    _check_size(h)
     if not (np.isfinite(radius) and radius > 0):
         raise InputError(f"disk: radius must be positive, got {radius!r}")
+    _check_size(h, np.pi * radius**2, "a disk mesh")
 
     def build(model):
         model.occ.addDisk(0, 0, 0, radius, radius)
@@ -228,7 +233,7 @@ def disk_mesh(radius: float = 1.0, h: float = 0.1) -> SimplexMesh:
 
 def lshape_mesh(h: float = 0.1) -> SimplexMesh:
     """An unstructured triangulation of the L-shape [0, 2]² \\ (1, 2]² with mesh size ``h``."""
-    _check_size(h)
+    _check_size(h, 3.0, "an L-shape mesh")
 
     def build(model):
         big = model.occ.addRectangle(0, 0, 0, 2, 2)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mfpde import checks
 from mfpde.domains import Domain
 from mfpde.energies import BoundEnergy, _key, finite_values
 from mfpde.errors import InputError
@@ -206,8 +207,16 @@ class GameProblem:
     reference_nu: Reference = field(default_factory=Reference)
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.sigma) and self.sigma >= 0):
-            raise InputError(f"sigma must be a finite number >= 0, got {self.sigma}")
+        for name in ("domain_mu", "domain_nu"):
+            domain = getattr(self, name)
+            if not hasattr(domain, "dim") or isinstance(domain, str):
+                raise InputError(f"{name} must be a Domain, a Sphere or a mesh, got {domain!r:.60}")
+        checks.instance(
+            "payoff", self.payoff, (Bilinear, ConvexConcave), "a Bilinear or ConvexConcave"
+        )
+        for name in ("reference_mu", "reference_nu"):
+            checks.instance(name, getattr(self, name), Reference, "a Reference")
+        object.__setattr__(self, "sigma", checks.number("sigma", self.sigma, minimum=0.0))
 
     def bind(self, x, y) -> BoundGame:
         """Attach the game to weighted point sets of X (for μ) and Y (for ν): grids, P1 spaces

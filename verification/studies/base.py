@@ -12,7 +12,10 @@ all item results into checks, figures and report blocks (:meth:`Study.analyse`).
 :func:`run_study` drives it. Each item's result is checkpointed as soon as it is computed, as
 ``DIR/items/<key>.npz`` written under a temporary name and renamed (so an interrupted run never
 leaves a corrupt file), tagged with the SHA-256 of the configuration text: a rerun with the same
-configuration skips the finished items, a changed configuration recomputes them. Under MPI
+configuration skips the finished items. A checkpoint also carries the mfpde version and a
+checksum of its arrays: a corrupt, changed or foreign one is recomputed with a notice (or
+refused, ``strict_checkpoints``). A folder belongs to one study (``DIR/study.json``): another
+study's folder is refused. Under MPI
 (``mpiexec -n P``) the items are dealt round-robin to the ranks; rank 0 then reads every item
 file, analyses and writes ``DIR/data.h5`` (all measured data), the figures, ``DIR/report.md``
 and ``DIR/report.html``.
@@ -23,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -48,6 +52,7 @@ __all__ = [
     "Outcome",
     "Study",
     "ItemStore",
+    "claim_folder",
     "load_study",
     "run_study",
     "execute_study",
@@ -176,28 +181,105 @@ def load_study(text: str) -> Study:
 
 
 class ItemStore:
-    """Checkpoints ``folder/<key>.npz`` of one configuration (its text's SHA-256 ``digest``)."""
+    """Checkpoints ``folder/<key>.npz`` of one configuration (its text's SHA-256 ``digest``).
 
-    def __init__(self, folder: Path, digest: str):
-        self.folder, self.digest = Path(folder), digest
+    Each file carries the digest, the mfpde version that wrote it and a SHA-256 checksum of its
+    arrays (names, dtypes, shapes and bytes). :meth:`load` reuses a checkpoint only if all three
+    match; a corrupt file, a changed value, another configuration's or another version's file is
+    recomputed with a one-line notice on stderr, or refused (:class:`~mfpde.errors.InputError`)
+    when ``strict``.
+    """
+
+    def __init__(self, folder: Path, digest: str, strict: bool = False):
+        self.folder, self.digest, self.strict = Path(folder), digest, strict
 
     def path(self, item: Item) -> Path:
         return self.folder / f"{item.key}.npz"
 
+    @staticmethod
+    def checksum(result: dict[str, np.ndarray]) -> str:
+        """SHA-256 of the arrays of a result, in the order of their names."""
+        h = hashlib.sha256()
+        for name in sorted(result):
+            value = np.ascontiguousarray(result[name])
+            h.update(f"{name}|{value.dtype.str}|{value.shape}|".encode())
+            h.update(value.tobytes())
+        return h.hexdigest()
+
     def load(self, item: Item) -> dict[str, np.ndarray] | None:
-        """The stored result, or None if absent or from another configuration."""
-        try:
-            with np.load(self.path(item), allow_pickle=False) as f:
-                if str(f["_digest"]) != self.digest:
-                    return None
-                return {k: f[k] for k in f.files if not k.startswith("_")}
-        except FileNotFoundError:
+        """The stored result, or None if absent or not reusable (class docstring)."""
+        path = self.path(item)
+        if not path.exists():
             return None
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                tags = {k: str(f[k]) for k in ("_digest", "_version", "_checksum") if k in f}
+                result = {k: f[k] for k in f.files if not k.startswith("_")}
+        except Exception as exc:  # any unreadable file: truncated, not a zip, bad arrays
+            return self._reject(path, f"is corrupt ({type(exc).__name__})")
+        if tags.get("_digest") != self.digest:
+            return self._reject(path, "belongs to another configuration")
+        if tags.get("_version") != version("mfpde"):
+            written = tags.get("_version", "an older mfpde")
+            return self._reject(path, f"was written by mfpde {written}, not {version('mfpde')}")
+        if tags.get("_checksum") != self.checksum(result):
+            return self._reject(path, "does not match its checksum (changed or corrupt)")
+        return result
+
+    def _reject(self, path: Path, reason: str) -> None:
+        message = f"checkpoint {path} {reason}"
+        if self.strict:
+            raise InputError(f"{message} (--strict-checkpoints)")
+        sys.stderr.write(f"notice: {message}: recomputed\n")
+        return None
 
     def save(self, item: Item, result: dict[str, np.ndarray]) -> None:
-        """Write atomically (temporary file, then rename)."""
+        """Write atomically (temporary file, then rename), with digest, version and checksum."""
+        tags = {
+            "_digest": np.str_(self.digest),
+            "_version": np.str_(version("mfpde")),
+            "_checksum": np.str_(self.checksum(result)),
+        }
         with atomic_path(self.path(item)) as tmp, open(tmp, "wb") as f:
-            np.savez(f, _digest=np.str_(self.digest), **result)
+            np.savez(f, **tags, **result)
+
+
+#: The file naming the one study a folder belongs to.
+OWNER = "study.json"
+
+
+def claim_folder(folder: Path, digest: str, kind: str, replace: bool = False) -> None:
+    """Make ``folder`` this study's, or refuse: a study folder belongs to one study.
+
+    A new or empty folder gets :data:`OWNER` (the configuration's digest and the study kind); a
+    folder of the same configuration is resumed. Another study's folder, or a non-empty folder
+    that is no study's, is refused with :class:`~mfpde.errors.InputError` — or, with
+    ``replace``, its items are removed first (the main job owns its folders).
+    """
+    folder = Path(folder)
+    owner = folder / OWNER
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"output folder {folder} is a file: name a folder")
+    if owner.exists():
+        try:
+            claimed = json.loads(owner.read_text())
+        except (OSError, ValueError):
+            claimed = {}
+        if claimed.get("digest") == digest:
+            return
+        if not replace:
+            raise InputError(
+                f"{folder} holds the results of another study ({claimed.get('kind', '?')}, "
+                "another configuration): name another folder with -o or remove it"
+            )
+    elif folder.exists() and any(folder.iterdir()) and not replace:
+        raise InputError(f"{folder} is not empty and holds no study: name another folder with -o")
+    if replace and (folder / "items").exists():
+        for old in (folder / "items").glob("*.npz"):
+            old.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(owner) as tmp:
+        tmp.write_text(json.dumps({"digest": digest, "kind": kind, "mfpde": version("mfpde")}))
 
 
 def save_png(ax, folder: Path, name: str, caption: str) -> Image:
@@ -221,15 +303,15 @@ def _compute_items(
     items = study.items()
     collective = study.distributed()
     mine = [item for i, item in enumerate(items) if collective or i % size == rank]
-    todo = [item for item in mine if store.load(item) is None]
     inner = progress and len(items) == 1  # one item: show the solver's own progress bar
     try:
+        todo = [item for item in mine if store.load(item) is None]
         for item in tqdm(todo, desc=study.kind, disable=not progress or inner, leave=False):
             result = study.compute(item, inner)
             if rank == 0 or not collective:
                 store.save(item, result)
-    except MfpdeError as exc:  # returned, so that every rank learns of it (no deadlock)
-        return exc
+    except Exception as exc:  # returned, so that every rank learns of it (no deadlock)
+        return exc if isinstance(exc, MfpdeError) else MfpdeError(f"{type(exc).__name__}: {exc}")
     return None
 
 
@@ -285,18 +367,28 @@ class StudyResult:
         return all(c.passed for c in self.outcome.checks)
 
 
-def run_study(text: str, folder: Path, progress: bool = True, comm=None) -> StudyResult | None:
+def run_study(
+    text: str, folder: Path, progress: bool = True, comm=None, **options
+) -> StudyResult | None:
     """Run the study of a configuration text into ``folder`` (module docstring).
 
     ``comm``: an mpi4py communicator (items dealt round-robin, rank 0 writes), or None (serial).
     Returns the result on rank 0 and None on the other ranks. All input errors are raised
-    before ``folder`` is created.
+    before ``folder`` is created. ``options`` of :func:`execute_study`: ``strict_checkpoints``
+    refuses a corrupt or foreign checkpoint instead of recomputing it; ``replace`` takes over a
+    folder of another study (:func:`claim_folder`).
     """
-    return execute_study(load_study(text), text, folder, progress, comm)
+    return execute_study(load_study(text), text, folder, progress, comm, **options)
 
 
 def execute_study(
-    study: Study, text: str, folder: Path, progress: bool = True, comm=None
+    study: Study,
+    text: str,
+    folder: Path,
+    progress: bool = True,
+    comm=None,
+    strict_checkpoints: bool = False,
+    replace: bool = False,
 ) -> StudyResult | None:
     """Run a constructed study into ``folder`` (:func:`run_study` after reading the text).
 
@@ -305,7 +397,18 @@ def execute_study(
     """
     rank, size = (comm.rank, comm.size) if comm is not None else (0, 1)
     folder = Path(folder)
-    store = ItemStore(folder / "items", hashlib.sha256(text.encode()).hexdigest())
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    claimed = None
+    if rank == 0:
+        try:
+            claim_folder(folder, digest, study.kind, replace)
+        except InputError as exc:
+            claimed = exc
+    if comm is not None:
+        claimed = comm.bcast(claimed, root=0)
+    if claimed is not None:
+        raise claimed
+    store = ItemStore(folder / "items", digest, strict_checkpoints)
     error = _compute_items(study, store, rank, size, progress and rank == 0)
     errors = comm.allgather(error) if comm is not None else [error]
     failed = next((e for e in errors if e is not None), None)
