@@ -153,7 +153,10 @@ def _run(args: argparse.Namespace) -> None:
     if size > 1 and not run.parallel and rank != 0:
         return  # rank 0 computes and writes a run that does not share its work
     result = run.execute(not args.quiet)
-    result.save(output, text)
+    try:
+        result.save(output, text)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror or str(exc), str(output)) from None
     if not args.quiet and rank == 0:
         print(f"wrote {output} ({len(result.times)} saved states up to t = {result.times[-1]:g})")
 
@@ -195,7 +198,10 @@ def _fail(message: str, code: int) -> int:
     """Print the one line (once under MPI) and return the exit code (or end every rank)."""
     rank, size = _world()
     if size > 1:
+        mpi = sys.modules.get("mpi4py.MPI")
         if rank != 0:
+            if mpi is None or not mpi.Is_initialized():
+                os._exit(code)  # no collective yet: every rank met the same input, rank 0 says it
             time.sleep(1.0)  # rank 0, meeting the same error, prints it and ends all ranks
         sys.stderr.write(f"error: {message}\n")
         sys.stderr.flush()
@@ -234,8 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         return _fail("out of memory (the limit --max-memory is an estimate)", 1)
     except OSError as exc:
-        where = f" {exc.filename}" if exc.filename else ""
-        return _fail(f"input/output failed{where}: {exc.strerror or exc}", 1)
+        if exc.filename:
+            return _fail(f"cannot write {exc.filename}: {exc.strerror or exc}", 1)
+        return _fail(f"input/output failed: {exc.strerror or exc}", 1)
     except Exception as exc:  # a bug: one line, the traceback on request
         if os.environ.get("MFPDE_TRACEBACK"):
             traceback.print_exc()

@@ -15,6 +15,7 @@ the temporary file and re-raises, even if a library swallowed the ``KeyboardInte
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import tempfile
@@ -35,6 +36,7 @@ __all__ = [
     "check_output",
     "request_interrupt",
     "write_h5",
+    "write_h5_file",
     "read_h5",
 ]
 
@@ -127,8 +129,9 @@ def write_h5(
     observers: dict[str, np.ndarray],
     attrs: dict[str, str],
 ) -> Path:
-    """Write a result atomically (temporary file in the same folder, then rename)."""
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    """Write a result atomically (built in memory, then a temporary file, then rename)."""
+
+    def fill(f: h5py.File) -> None:
         f["time"] = np.asarray(times, dtype=float)
         for name, m in measures.items():
             g = f.create_group(name)
@@ -140,7 +143,26 @@ def write_h5(
             obs[name] = np.asarray(values, dtype=float)
         for key, value in attrs.items():
             f.attrs[key] = value
+
+    write_h5_file(path, fill)
     return Path(path)
+
+
+def write_h5_file(path: str | os.PathLike, fill) -> None:
+    """Write an HDF5 file atomically: ``fill(f)`` builds it in memory, then its bytes are
+    written beside ``path`` and renamed.
+
+    HDF5 never writes to the disk itself, so a full disk is one clean ``OSError`` (no HDF5 error
+    stack, no crash when its objects are freed) and no partial file is left behind.
+    """
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        fill(f)
+    data = buffer.getbuffer()
+    with atomic_path(path) as tmp, open(tmp, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
 
 
 def read_h5(path: str | os.PathLike) -> dict:

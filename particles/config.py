@@ -18,6 +18,7 @@ writes the file, which is the serial run's: replica r's seed does not depend on 
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -91,13 +92,15 @@ class ParticleResult:
             return
         with atomic_path(path) as tmp:
             self.mesh.save(tmp, config)
-            with h5py.File(tmp, "a") as f:
+            buffer = io.BytesIO(tmp.read_bytes())  # appended in memory (storage.write_h5_file)
+            with h5py.File(buffer, "a") as f:
                 for name, trajectory in self.particles.items():
                     group = f[name].create_group("particles")
                     group["positions"] = trajectory.positions
                     group["weights"] = trajectory.weights
                 for key, value in self.attrs.items():
                     f.attrs[f"particles_{key}"] = value
+            tmp.write_bytes(buffer.getbuffer())
 
 
 def _seed(t: Table) -> int:

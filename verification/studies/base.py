@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 from mfpde.config import PROBLEM_SETUPS, parse_tables
 from mfpde.errors import InputError, MfpdeError
 from mfpde.particles.replicas import mpi_world
-from mfpde.storage import atomic_path
+from mfpde.storage import atomic_path, write_h5_file
 from mfpde.tables import Table
 from mfpde.verification.studies.report import Block, Code, Heading, Image, TableBlock, write_reports
 
@@ -317,7 +317,8 @@ def _compute_items(
 
 def _write_data(path: Path, study: Study, text: str, results, outcome: Outcome) -> None:
     """``data.h5``: ``/items/<key>/<name>`` (with ``params``), ``/results/<name>``, attributes."""
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+
+    def fill(f: h5py.File) -> None:
         for item in study.items():
             group = f.create_group(f"items/{item.key}")
             group.attrs["params"] = json.dumps(item.params)
@@ -332,6 +333,8 @@ def _write_data(path: Path, study: Study, text: str, results, outcome: Outcome) 
         f.attrs["checks"] = json.dumps([c.__dict__ for c in outcome.checks])
         for name, value in versions().items():
             f.attrs[f"version_{name}"] = value
+
+    write_h5_file(path, fill)
 
 
 def _report_blocks(study: Study, text: str, outcome: Outcome, ranks: int) -> list[Block]:
