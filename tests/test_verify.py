@@ -221,6 +221,18 @@ def test_heat_order_two_passes_and_order_three_fails(tmp_path):
     assert wrong.outcome.checks[0].margin < -0.5
 
 
+def test_an_inconclusive_order_interval_fails(tmp_path, monkeypatch):
+    """A fit whose interval contains the claimed order but is too wide to tell orders apart
+    (the reliability issue's [−11.6, 18.3]) fails as inconclusive."""
+    from mfpde.verification.studies import discretisation_order, stats
+
+    wide = stats.SlopeFit(3.35, -11.6, 18.3, 0.0, 4, "t")
+    monkeypatch.setattr(discretisation_order, "fit_order", lambda h, e, method: wide)
+    result = run_study(HEAT.format(study=""), tmp_path, progress=False)
+    assert _checks(result) == [False]
+    assert "inconclusive" in result.outcome.checks[0].margin_text
+
+
 def test_gaussian_family_joint_refinement(tmp_path):
     """E3 for WFR on an interval (MATH §3.1): joint refinement of h and dt gives order 2.
 

@@ -14,7 +14,9 @@ final state is kept. The error of a level is the L¹ distance Σ_i w_i |ρ_i −
 The order p is the slope of log(error) against log(h) (``np.polyfit``), with h the largest cell
 size when ``cells`` is refined (jointly with ``dt`` if both are lists), else h = dt; its 95 %
 interval is the regression (Student t) or bootstrap one (:mod:`mfpde.verification.studies.stats`).
-Verdict: the expected order lies in the interval widened by ``tolerance`` at both ends. The
+Verdict: the expected order lies in the interval widened by ``tolerance`` at both ends, and the
+interval is conclusive: its half-width is at most :data:`CONCLUSIVE` (0.5), so that it can tell
+neighbouring orders apart (a fit with the interval [−11.6, 18.3] contains any order and fails). The
 widening allows for the pre-asymptotic bias of a fitted order: the next term of the error
 expansion (C₁h^p + C₂h^{p+1} + …) bends the log-log line, which the interval of a straight-line
 fit does not see (e.g. local orders 2.034, 2.017, 2.011 of Strang splitting, fitted 2.020 with
@@ -45,6 +47,9 @@ from mfpde.verification.studies.report import Heading, TableBlock
 from mfpde.verification.studies.stats import INTERVAL_METHODS, fit_order
 
 __all__ = ["DiscretisationOrder", "restrict"]
+
+#: Largest half-width of a conclusive order interval (module docstring).
+CONCLUSIVE = 0.5
 
 #: Errors below this are round-off: the scheme is exact for the case (E1: measured ~1e-15).
 ROUND_OFF = 1e-11
@@ -221,15 +226,21 @@ class DiscretisationOrder(Study):
             )
         else:
             fit = fit_order(h, errors, self.method)
-            margin = self.tolerance + min(self.expected - fit.low, fit.high - self.expected)
+            inside = self.tolerance + min(self.expected - fit.low, fit.high - self.expected)
+            # An interval too wide to tell neighbouring orders apart proves nothing: it must be
+            # at most CONCLUSIVE wide on each side of the fit (order 1 vs 2 are then told apart).
+            conclusive = CONCLUSIVE - 0.5 * (fit.high - fit.low)
+            margin = min(inside, conclusive)
             check = Check(
                 f"order {self.expected:g} in {variable} lies in the 95 % interval "
-                f"± tolerance {self.tolerance:g}",
+                f"± tolerance {self.tolerance:g}, an interval of half-width ≤ {CONCLUSIVE:g}",
                 f"{fit.slope:.4f}",
                 f"[{fit.low:.4f}, {fit.high:.4f}] ({fit.method})",
                 margin >= 0,
                 margin,
-                f"{margin:+.3g} (inside the widened interval if ≥ 0)",
+                f"{margin:+.3g} (inside the widened interval and conclusive if ≥ 0)"
+                if conclusive >= 0
+                else f"{margin:+.3g} (inconclusive: the interval is too wide)",
             )
             data.update(order=fit.slope, order_low=fit.low, order_high=fit.high)
         local = np.log(errors[1:] / errors[:-1]) / np.log(h[1:] / h[:-1])
