@@ -101,11 +101,15 @@ class Table:
         return self.data[key]
 
 
-DOMAIN_KINDS = ("interval", "box", "torus", "circle")
+DOMAIN_KINDS = ("interval", "box", "torus", "circle", "product")
+#: The axis kinds of ``kind = "product"``.
+AXIS_KINDS = ("interval", "circle")
 
 
 def domain_from_table(data: dict, name: str = "domain") -> tuple[Domain, tuple[int, ...]]:
-    """Read ``[domain]``: kind, cells and (interval, box) lower, upper or (torus) dim."""
+    """Read ``[domain]``: kind, cells and (interval, box) lower, upper or (torus) dim, or
+    (product) ``axes``: a list of inline tables ``{ kind = "interval", lower = a, upper = b }``
+    or ``{ kind = "circle" }`` (walled and periodic axes mixed, e.g. interval × circle)."""
     if not isinstance(data, dict) or "kind" not in data:
         raise InputError(f"[{name}] needs the key 'kind' ({', '.join(DOMAIN_KINDS)})")
     kind = Table(data, name, set(data)).string("kind", None, DOMAIN_KINDS)
@@ -114,6 +118,7 @@ def domain_from_table(data: dict, name: str = "domain") -> tuple[Domain, tuple[i
         "box": {"lower", "upper"},
         "torus": {"dim"},
         "circle": set(),
+        "product": {"axes"},
     }
     t = Table(data, name, {"kind", "cells"} | keys[kind])
     cells = t.required("cells")
@@ -133,6 +138,8 @@ def domain_from_table(data: dict, name: str = "domain") -> tuple[Domain, tuple[i
         domain = Box(lower, upper)
     elif kind == "torus":
         domain = Torus(t.integer("dim", len(cells_list)))
+    elif kind == "product":
+        domain = _product(t.required("axes"), name)
     else:
         domain = Circle()
     if len(cells_list) not in (1, domain.dim):
@@ -142,6 +149,28 @@ def domain_from_table(data: dict, name: str = "domain") -> tuple[Domain, tuple[i
     shape = tuple(cells_list) * (domain.dim if len(cells_list) == 1 else 1)
     check_grid_size(float(np.prod(np.asarray(shape, dtype=float))), f"[{name}] cells = {cells}")
     return domain, shape
+
+
+def _product(axes, name: str) -> Domain:
+    """The product of the axes of ``kind = "product"`` (:func:`domain_from_table`)."""
+    if not isinstance(axes, list) or not 1 <= len(axes) <= 3:
+        raise InputError(f"[{name}] axes must be a list of 1 to 3 axis tables")
+    bounds = []  # (lower, upper, periodic) per axis
+    for k, axis in enumerate(axes):
+        where = f"{name}.axes[{k}]"
+        if not isinstance(axis, dict):
+            raise InputError(f'[{where}] must be a table like {{ kind = "circle" }}')
+        kind = Table(axis, where, set(axis)).string("kind", None, AXIS_KINDS)
+        if kind is None:
+            raise InputError(f"[{where}] needs the key 'kind' ({', '.join(AXIS_KINDS)})")
+        if kind == "circle":
+            Table(axis, where, {"kind"})
+            bounds.append((0.0, 2 * np.pi, True))
+        else:
+            a = Table(axis, where, {"kind", "lower", "upper"})
+            bounds.append((a.number("lower", 0.0), a.number("upper", 1.0), False))
+    lower, upper, periodic = zip(*bounds)
+    return Domain(lower, upper, periodic, kind="product")
 
 
 TIME_KEYS = {"t_end", "dt", "save_every", "tolerance", "scheme"}

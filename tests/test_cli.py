@@ -149,6 +149,14 @@ BAD_CONFIGS = {
         _edit('potential = "cos(x)"', 'interaction = "sin(x - y)"'),
         "interaction W(x, y) must be symmetric",
     ),
+    "product-axis-unknown": (
+        _edit('kind = "torus"', 'kind = "product"\naxes = [{ kind = "sphere" }]'),
+        "[domain.axes[0]] kind = 'sphere'",
+    ),
+    "product-axes-not-tables": (
+        _edit('kind = "torus"', 'kind = "product"\naxes = [1, 2]'),
+        "[domain.axes[0]] must be a table",
+    ),
     "unknown-interaction-sum": (
         _edit('potential = "cos(x)"', 'interaction = "cos(x - y)"\ninteraction_sum = "fmm"'),
         "interaction_sum = 'fmm'",
@@ -211,3 +219,21 @@ def _exit_code(argv: list[str]) -> int:
     with pytest.raises(SystemExit) as info:
         main(argv)
     return info.value.code
+
+
+def test_product_domain_interval_times_circle(tmp_path):
+    """``kind = "product"``: a walled and a periodic axis (θ = (a, z) of the network of [002])."""
+    text = CONFIG.replace(
+        'kind = "torus"\ncells = 32',
+        'kind = "product"\ncells = [8, 12]\n'
+        'axes = [{ kind = "interval", lower = -2, upper = 2 }, { kind = "circle" }]',
+    )
+    text = text.replace('"cos(x)"', '"x1**2 + cos(x2)"').replace("exp(0.3*sin(2*x))", "1")
+    text = text.replace('"exp(sin(x))"', '"1"')
+    config = _write(tmp_path, text)
+    assert main(["run", str(config), "-q"]) == 0
+    data = read_h5(tmp_path / "run.h5")
+    points = data["mu"]["points"]
+    assert points.shape == (96, 2)
+    assert -2 < points[:, 0].min() < points[:, 0].max() < 2
+    assert 0 < points[:, 1].min() < points[:, 1].max() < 2 * np.pi
