@@ -399,6 +399,17 @@ def _activation(activation) -> Activation:
     )
 
 
+def _particles(positions, weights) -> tuple[np.ndarray, np.ndarray]:
+    """Particle measures (..., n, d) and (..., n) with matching shapes, as float arrays."""
+    X, w = np.asarray(positions, dtype=float), np.asarray(weights, dtype=float)
+    if X.ndim < 2 or w.shape != X.shape[:-1] or w.shape[-1] == 0:
+        raise InputError(
+            f"network particles need positions (..., n, d) and weights (..., n), got shapes "
+            f"{X.shape} and {w.shape}"
+        )
+    return X, w
+
+
 class BoundNetwork(BoundEnergy):
     """The network energy on neurons θ_i with weights w_i (MATH §2.1; module docstring).
 
@@ -592,3 +603,72 @@ class TwoLayerNetwork(Energy):
         if rho.shape != (q.size,):
             raise InputError(f"network readout density must have shape ({q.size},)")
         return self.features(circle, x).moments(q.points, q.weights * rho)
+
+    def particle_readout(
+        self,
+        domain: Domain,
+        positions: np.ndarray,
+        weights: np.ndarray,
+        x: np.ndarray | None = None,
+    ) -> np.ndarray:
+        r"""The networks f(x; μ^n) = Σ_j w_j a_j φ(x, z_j) of particle measures (MATH §2.1, §7).
+
+        Parameters
+        ----------
+        domain : Domain
+            The neurons' domain (interval × circle or a box).
+        positions : ndarray, shape (..., n, dim Ω)
+            Neurons θ_j = (a_j, z_j), with any leading axes (saved times, replicas).
+        weights : ndarray, shape (..., n)
+            w_j (Σ_j w_j = 1 for a probability measure; 1/n for [002]'s f^n_t).
+        x : ndarray, shape (M, p), optional
+            Inputs (default: the data x_m of ν̂).
+
+        Returns
+        -------
+        ndarray, shape (..., M)
+        """
+        X, w = _particles(positions, weights)
+        x = self.data if x is None else x
+        out = [
+            self.readout(Quadrature(Xk, wk, domain, reuse=False), None, x)
+            for Xk, wk in zip(X.reshape(-1, *X.shape[-2:]), w.reshape(-1, w.shape[-1]))
+        ]
+        return np.reshape(out, (*w.shape[:-1], -1))
+
+    def squared_distance(
+        self, positions: np.ndarray, weights: np.ndarray, reference, rho: np.ndarray
+    ) -> np.ndarray:
+        r"""‖f^n_t − f_t‖²_{L²(ν̂)} between particle networks and mesh networks (MATH §7, [002]).
+
+        .. math::
+
+            ‖f(·; μ^n) − f(·; μ)‖²_{L²(ν̂)} = Σ_m q_m (f(x_m; μ^n) − f(x_m; μ))²,
+
+        with μ^n = Σ_j w_j δ_{θ_j} and μ the density ρ on the mesh ``reference``: the quantity
+        whose n-fold, n E‖f^n_t − f_t‖², stays bounded uniformly in t by [002]'s dynamical CLT.
+
+        Parameters
+        ----------
+        positions, weights : ndarray, shapes (..., n, dim Ω) and (..., n)
+            The particle measures, as for :meth:`particle_readout`.
+        reference : Grid or Quadrature
+            The mesh (its domain is the particles' domain).
+        rho : ndarray, shape (cells,) or (..., cells)
+            The mesh densities, broadcast against the leading axes of the particles (e.g.
+            (T, cells) for saved times and particles (T, R, n, d): use ``rho[:, None]``).
+
+        Returns
+        -------
+        ndarray, shape of the broadcast leading axes
+        """
+        q = Quadrature.of(reference)
+        rho = np.asarray(rho, dtype=float)
+        if rho.ndim == 0 or rho.shape[-1] != q.size:
+            raise InputError(f"network mesh densities must have shape (..., {q.size})")
+        mesh = np.reshape(
+            [self.readout(q, r, self.data) for r in rho.reshape(-1, q.size)],
+            (*rho.shape[:-1], -1),
+        )
+        f = self.particle_readout(q.domain, positions, weights)
+        return (f - mesh) ** 2 @ self.data_weights
