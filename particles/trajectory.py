@@ -13,9 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mfpde.checks import integer, number
 from mfpde.domains import Domain, Sphere
 from mfpde.energies import as_function, finite_values
 from mfpde.errors import InputError
+from mfpde.resources import check_particles, require_steps, saved_states
 
 __all__ = ["Trajectory", "simulate", "initial_particles", "Step"]
 
@@ -44,14 +46,13 @@ class Trajectory:
 
 
 def _check_run(n: int, t_end: float, dt: float, save_every: int) -> None:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
-        raise InputError(f"number of particles must be an integer >= 2, got {n!r}")
-    if not (np.isfinite(t_end) and t_end > 0):
-        raise InputError(f"t_end must be a positive number, got {t_end}")
-    if not (np.isfinite(dt) and dt > 0):
-        raise InputError(f"dt must be a positive number, got {dt}")
-    if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 1:
-        raise InputError(f"save_every must be a positive integer (steps), got {save_every!r}")
+    """Refuse a run with bad arguments or more steps than the step limit (one-line InputError)."""
+    integer("number of particles", n, minimum=2)
+    t_end = number("t_end", t_end, positive=True)
+    dt = number("dt", dt, positive=True)
+    integer("save_every (steps)", save_every)
+    require_steps(t_end / dt, "the particle run")
+    check_particles(n, 1, 1, saved_states(t_end, dt, save_every), "the particle run")
 
 
 def simulate(
@@ -73,7 +74,10 @@ def simulate(
 
 
 def _probe(domain: Domain | Sphere) -> np.ndarray:
-    """Points where the rejection envelope is estimated: cell centres, or a Fibonacci lattice."""
+    """Points where the rejection envelope is estimated: cell centres, a Fibonacci lattice of
+    S², or (on S^{d−1}, d ≠ 3) as many points drawn uniformly with a fixed seed."""
+    if isinstance(domain, Sphere) and domain.dim != 3:
+        return domain.uniform(np.random.default_rng(0), _SPHERE_POINTS)
     if isinstance(domain, Sphere):
         k = np.arange(_SPHERE_POINTS) + 0.5
         z = 1 - 2 * k / _SPHERE_POINTS
@@ -94,6 +98,8 @@ def initial_particles(
     envelope 1.25 × (max of f on a fine grid of Ω, or a Fibonacci lattice of S²); a draw above
     the envelope raises (the density has unresolved peaks).
     """
+    integer("number of particles", n, minimum=2)
+    check_particles(n, 1, domain.dim, 1, "sampling the particles")
     if isinstance(initial, np.ndarray):
         if initial.shape != (n, domain.dim):
             raise InputError(

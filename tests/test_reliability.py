@@ -243,7 +243,17 @@ API_MISUSES = {
     "game payoff as a number": lambda: mfpde.GameProblem(TORUS, TORUS, 5, 0.5),
     "reference of wrong sign": lambda: mfpde.OptimisationProblem(
         TORUS, mfpde.Potential("x"), 0.5, mfpde.Reference("-1")).bind(mfpde.Grid(TORUS, 8)),
+    "particles n = 0": lambda: _langevin(n=0),
+    "particles dt as a string": lambda: _langevin(dt="0.1"),
+    "10^12 particles": lambda: _langevin(n=10**12),
+    "particles dt = 1e-300": lambda: _langevin(dt=1e-300),
 }  # fmt: skip
+
+
+def _langevin(**kwargs):
+    from mfpde.particles import langevin
+
+    return langevin(PROBLEM, "1", **{"n": 10, "t_end": 0.2, "dt": 0.1, "seed": 0, **kwargs})
 
 
 @pytest.mark.parametrize("name", API_MISUSES)
