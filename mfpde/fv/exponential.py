@@ -1,0 +1,129 @@
+r"""ρ ← e^{τA}ρ for the transport generator A of a frozen field, three ways (MATH §3, §8).
+
+A is the generator of a reversible Markov chain (a Scharfetter-Gummel or pseudo-spectral
+Fokker-Planck operator): zero column sums, and detailed balance with respect to the discrete
+Gibbs state m ∝ e^{−Φ/σ}, so that with s = m^{1/2}
+
+    A = diag(s) S diag(s)^{-1},   S symmetric negative semi-definite (the Slotboom form).
+
+- :class:`SymmetricExponential` (moderate n, frozen operator): S = Q diag(λ) Qᵀ once by
+  :func:`scipy.linalg.eigh`; then e^{τA}ρ = s ⊙ Q(e^{τλ} ⊙ Qᵀ(ρ/s)) costs two dense mat-vecs per
+  step for every τ, exact up to round-off amplified by at most max s/min s.
+- :class:`RationalExponential` (large sparse n): the type (14, 14) Carathéodory-Fejér
+  approximation r of e^{z} on (−∞, 0] (Trefethen, Weideman & Schmelzer, BIT 46 (2006)),
+  r(z) = r_∞ + 2 Re Σ_{j=1}^{7} c_j/(z − z_j), uniform error 3e-14 on the negative axis (measured,
+  :func:`cf_exponential`); r(τA)ρ costs 7 complex sparse LU solves whose factorisations are
+  reused while (A, τ) is unchanged. The cost does not grow with ‖τA‖ ∝ τ/h².
+- :func:`expm_multiply_deterministic`: SciPy's truncated Taylor series, ∝ ‖τA‖₁ mat-vecs.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.linalg import eigh, hankel, svd
+from scipy.sparse.linalg import expm_multiply, splu
+
+__all__ = [
+    "cf_exponential",
+    "SymmetricExponential",
+    "RationalExponential",
+    "expm_multiply_deterministic",
+]
+
+
+def expm_multiply_deterministic(matrix: sp.spmatrix, vector: np.ndarray) -> np.ndarray:
+    """e^{A} v by :func:`scipy.sparse.linalg.expm_multiply`, reproducibly.
+
+    SciPy chooses the number of Taylor terms from 1-norm *estimates* of powers of A that draw from
+    numpy's global random state: reruns could differ in the last bits and the caller's global
+    random stream would be consumed. The state is fixed for the call and restored afterwards.
+    """
+    state = np.random.get_state()  # noqa: NPY002 (the legacy global state is what SciPy uses)
+    np.random.seed(0)  # noqa: NPY002
+    try:
+        return expm_multiply(matrix, vector, traceA=matrix.diagonal().sum())
+    finally:
+        np.random.set_state(state)  # noqa: NPY002
+
+
+@cache
+def cf_exponential(degree: int = 14) -> tuple[float, np.ndarray, np.ndarray]:
+    r"""(r_∞, z_j, c_j) of r(z) = r_∞ + 2 Re Σ_j c_j/(z − z_j) ≈ e^{z} on (−∞, 0].
+
+    The poles are those of the Carathéodory-Fejér approximation of type (degree, degree)
+    (Trefethen, Weideman & Schmelzer 2006, §4: e^{z} transplanted to [−1, 1] by
+    z = 9(t − 1)/(t + 1), the singular vector of the Hankel matrix of its Chebyshev
+    coefficients); of each conjugate pair the one with Im z_j > 0 is kept. The real constant and
+    the residues are then fitted by least squares on 4000 points of the transplanted axis, which
+    keeps r real on the real axis. Measured max |r(z) − e^{z}| on (−∞, 0]: 3e-14 for degree 14.
+    """
+    chebyshev_terms, samples, scale = 75, 1024, 9.0
+    t = np.cos(2 * np.pi * np.arange(samples) / samples)
+    with np.errstate(divide="ignore"):
+        f = np.exp(scale * (t - 1) / (t + 1))
+    c = np.real(np.fft.fft(f)) / samples
+    _, _, vh = svd(hankel(c[1 : chebyshev_terms + 1]))
+    roots = np.roots(vh[degree])
+    q = roots[np.abs(roots) > 1]
+    poles = scale * (q - 1) ** 2 / (q + 1) ** 2
+    poles = poles[poles.imag > 0]
+    theta = np.linspace(0, np.pi, 4001)[1:-1]
+    z = scale * (np.cos(theta) - 1) / (np.cos(theta) + 1)
+    inverse = 1 / (z[:, None] - poles[None, :])
+    # r(z) = r_∞ + 2 Σ (Re c_j Re 1/(z − z_j) − Im c_j Im 1/(z − z_j)): linear in real unknowns.
+    design = np.concatenate([np.ones((len(z), 1)), 2 * inverse.real, -2 * inverse.imag], axis=1)
+    coef = np.linalg.lstsq(design, np.exp(z), rcond=None)[0]
+    k = len(poles)
+    return float(coef[0]), poles, coef[1 : k + 1] + 1j * coef[k + 1 :]
+
+
+class SymmetricExponential:
+    r"""e^{τA} for A = diag(s) S diag(s)^{-1}, S symmetric, from one eigendecomposition of S.
+
+    Parameters
+    ----------
+    matrix : sparse or dense (n, n)
+        The generator A (detailed balance with respect to s², module docstring).
+    s : ndarray
+        The square root of the equilibrium, any positive scale.
+    """
+
+    def __init__(self, matrix, s: np.ndarray):
+        dense = matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)
+        symmetric = dense * (s[None, :] / s[:, None])
+        self.eigenvalues, self.vectors = eigh(0.5 * (symmetric + symmetric.T))
+        self.s = s
+        self._last: tuple[float, np.ndarray] | None = None
+
+    def apply(self, rho: np.ndarray, tau: float) -> np.ndarray:
+        """e^{τA}ρ = s ⊙ Q(e^{τλ} ⊙ Qᵀ(ρ/s)) (the factors e^{τλ} are kept for a repeated τ)."""
+        if self._last is None or self._last[0] != tau:
+            self._last = (tau, np.exp(tau * np.minimum(self.eigenvalues, 0.0)))
+        return self.s * (self.vectors @ (self._last[1] * (self.vectors.T @ (rho / self.s))))
+
+
+class RationalExponential:
+    r"""r(τA) ≈ e^{τA} by the Carathéodory-Fejér partial fractions of :func:`cf_exponential`.
+
+    r(τA)ρ = r_∞ ρ + 2 Re Σ_j c_j (τA − z_j I)^{-1} ρ, one sparse LU per pole (complex), built
+    once for (A, τ). The eigenvalues of τA are real ≤ 0 (module docstring), where |r − e^z| is
+    uniformly 3e-14.
+    """
+
+    def __init__(self, matrix: sp.spmatrix, tau: float):
+        r_inf, poles, residues = cf_exponential()
+        self.r_inf, self.residues = r_inf, residues
+        scaled = (tau * matrix).tocsc().astype(complex)
+        identity = sp.identity(matrix.shape[0], format="csc", dtype=complex)
+        self.factors = [splu(scaled - z * identity) for z in poles]
+
+    def apply(self, rho: np.ndarray) -> np.ndarray:
+        """r(τA)ρ."""
+        out = self.r_inf * rho
+        b = rho.astype(complex)
+        for c, lu in zip(self.residues, self.factors):
+            out = out + 2 * np.real(c * lu.solve(b))
+        return out
