@@ -436,8 +436,7 @@ class BoundNetwork(BoundEnergy):
         return self.network.data_weights * (self.outputs(rho) - self.network.targets)
 
     def value(self, rho):
-        r = self.outputs(rho) - self.network.targets
-        loss = 0.5 * float(self.network.data_weights @ (r * r))
+        loss = float(self.network.output_loss(self.outputs(rho)))
         decay = self.network.weight_decay
         return loss + (decay * float(self.weights @ (rho * self.a**2)) if decay else 0.0)
 
@@ -603,6 +602,17 @@ class TwoLayerNetwork(Energy):
         if rho.shape != (q.size,):
             raise InputError(f"network readout density must have shape ({q.size},)")
         return self.features(circle, x).moments(q.points, q.weights * rho)
+
+    def output_loss(self, f: np.ndarray) -> np.ndarray:
+        r"""½ Σ_m q_m (f_m − f*_m)² of outputs f at the data, shape (..., L) → (...) (MATH §2.1).
+
+        The loss F without its weight decay, e.g. of particle networks
+        (:meth:`particle_readout`) along a trajectory.
+        """
+        f = np.asarray(f, dtype=float)
+        if f.ndim == 0 or f.shape[-1] != len(self.targets):
+            raise InputError(f"network outputs must have shape (..., {len(self.targets)})")
+        return 0.5 * (f - self.targets) ** 2 @ self.data_weights
 
     def particle_readout(
         self,

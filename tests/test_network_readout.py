@@ -87,3 +87,17 @@ def test_bad_particles_and_densities(net, positions, weights, rho, message):
     rho = np.ones(grid.size) if rho is None else rho
     with pytest.raises(mfpde.InputError, match=re.escape(message)):
         net.squared_distance(positions, weights, grid, rho)
+
+
+def test_output_loss_of_particle_networks(net, rng):
+    X = CIRCLE.uniform(rng, 2 * 60).reshape(2, 60, 2)
+    w = np.full((2, 60), 1 / 60)
+    loss = net.output_loss(net.particle_readout(CIRCLE, X, w))
+    expected = [0.5 * net.data_weights @ (direct(X[k], w[k], net.data) - net.targets) ** 2
+                for k in range(2)]  # fmt: skip
+    assert np.abs(loss - expected).max() <= 1e-14  # squares of O(1) differences known to 1e-14
+    # The energy F of the same measure (no weight decay here) is this loss.
+    bound = net.bind(mfpde.Quadrature(X[1], w[1], CIRCLE, reuse=False))
+    assert bound.value(np.ones(60)) == loss[1]
+    with pytest.raises(mfpde.InputError, match=re.escape("outputs must have shape (..., 40)")):
+        net.output_loss(np.zeros(39))
