@@ -1,10 +1,10 @@
-"""Domains Ω of MATH §1: intervals and boxes (no-flux walls), T^d, the circle S^1 and the sphere S².
+"""Domains Ω of MATH §1: intervals and boxes (no-flux walls), T^d, the circle S^1, spheres S^{d−1}.
 
 A domain is geometry only; it knows nothing of how it is discretised. The finite-volume grids
 (:mod:`mfpde.fv.grid`), the meshes of :mod:`mfpde.fem` and the particle systems consume the same
 objects. Particles step in the tangent space and retract (MATH §6.3): :meth:`Domain.tangent`
 projects a step onto the tangent space (the identity on flat domains), :meth:`Domain.project`
-wraps or reflects positions (normalises them on S²), :meth:`Domain.uniform` samples the uniform
+wraps or reflects positions (normalises them on S^{d−1}), :meth:`Domain.uniform` samples the uniform
 law.
 """
 
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mfpde.checks import integer, number
 from mfpde.errors import InputError
 
 __all__ = ["Domain", "Interval", "Box", "Torus", "Circle", "Sphere"]
@@ -114,27 +115,71 @@ def Circle() -> Domain:  # noqa: N802
 
 @dataclass(frozen=True)
 class Sphere:
-    """The unit sphere S² ⊂ R³ (MATH §1); points are (x1, x2, x3) with |x| = 1."""
+    r"""The unit sphere S^{d−1} ⊂ R^d, d ≥ 2 (MATH §1, §6.3); points x ∈ R^d with |x| = 1.
 
-    kind: str = "sphere"
+    ``dim`` is d, the dimension of the points (as for every domain): ``Sphere()`` is S² ⊂ R³,
+    ``Sphere(5)`` is S⁴ ⊂ R⁵. Particles live on every S^{d−1}; the mesh backends have S² only
+    (the icosphere of :func:`mfpde.fem.icosphere`; S¹ is the :func:`Circle` of finite volumes).
+
+    Langevin steps (MATH §6.3) move in the tangent space and retract: x ↦ (x + P_x Δ)/|x + P_x Δ|
+    with Δ = −ηγ∇g + √(2γση) ξ. Since |x + P_xΔ|^{−1} = 1 − |P_xΔ|²/2 + O(|Δ|⁴) and
+    E|P_x ξ|² = d − 1, the retraction adds the drift −(d − 1)γση x of Brownian motion on S^{d−1}
+    embedded in R^d, so that degree-one harmonics x·e decay at the rate (d − 1)γσ of the heat
+    flow (the eigenvalue l(l + d − 2) of −Δ at l = 1).
+    """
+
     dim: int = 3
+    kind: str = "sphere"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dim", integer("sphere dimension d (S^(d-1) in R^d)", self.dim,
+                                                minimum=2))  # fmt: skip
 
     @property
     def lengths(self) -> np.ndarray:
-        """Side lengths of the bounding cube [−1, 1]³ (the scale of finite-difference steps)."""
-        return np.full(3, 2.0)
+        """Side lengths of the bounding cube [−1, 1]^d (the scale of finite-difference steps)."""
+        return np.full(self.dim, 2.0)
 
     @staticmethod
     def project(points: np.ndarray) -> np.ndarray:
-        """Retract points of R³ \\ {0} onto S² (x ↦ x/|x|)."""
+        """Retract points of R^d \\ {0} onto S^{d−1} (x ↦ x/|x|)."""
         x = np.asarray(points, dtype=float)
         return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
     @staticmethod
     def tangent(points: np.ndarray, steps: np.ndarray) -> np.ndarray:
-        """P_x v = v − (x·v) x, the projection of steps v onto the tangent planes at x ∈ S²."""
+        """P_x v = v − (x·v) x, the projection of steps v onto the tangent spaces at x."""
         return steps - np.sum(points * steps, axis=-1, keepdims=True) * points
 
     def uniform(self, rng: np.random.Generator, m: int) -> np.ndarray:
-        """m iid uniform points on S² (normalised standard normal vectors), shape (m, 3)."""
-        return self.project(rng.standard_normal((m, 3)))
+        """m iid uniform points on S^{d−1} (normalised standard normal vectors), shape (m, d)."""
+        return self.project(rng.standard_normal((m, self.dim)))
+
+    def von_mises_fisher(
+        self, rng: np.random.Generator, m: int, mean: np.ndarray, kappa: float
+    ) -> np.ndarray:
+        r"""m iid draws of the von Mises-Fisher law ∝ e^{κ mean·x} on S^{d−1}, shape (m, d).
+
+        Wood's (1994) rejection sampler, as implemented by :data:`scipy.stats.vonmises_fisher`;
+        κ = 0 is the uniform law. Its mean resultant length is E[mean·x] = I_{d/2}(κ)/I_{d/2−1}(κ).
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+        m : int
+        mean : array_like, shape (d,)
+            The mean direction (normalised here; must be non-zero).
+        kappa : float
+            The concentration κ ≥ 0.
+        """
+        mean = np.asarray(mean, dtype=float)
+        if mean.shape != (self.dim,) or not np.all(np.isfinite(mean)) or not mean.any():
+            raise InputError(
+                f"von Mises-Fisher mean must be a non-zero vector of length {self.dim}"
+            )
+        kappa = number("von Mises-Fisher kappa", kappa, minimum=0.0)
+        if kappa == 0:
+            return self.uniform(rng, m)
+        from scipy.stats import vonmises_fisher  # scipy.stats takes ~0.3 s to import: on use
+
+        return vonmises_fisher(mean / np.linalg.norm(mean), kappa).rvs(m, random_state=rng)

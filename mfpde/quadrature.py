@@ -105,16 +105,21 @@ class Quadrature:
         return self.points.shape[1]
 
 
-def bounding_box(domain, points: np.ndarray | None = None) -> Domain:
+def bounding_box(domain, points: np.ndarray | None = None) -> Domain | Sphere:
     """The tensor box the sums of a domain are built on (periodic axes stay periodic).
 
-    A :class:`~mfpde.domains.Domain` is its own box; the sphere S² ⊂ R³ lies in [−1, 1]³; an
-    unstructured mesh (or no domain) in the bounding box of its points.
+    A :class:`~mfpde.domains.Domain` is its own box; the sphere S^{d−1} ⊂ R^d lies in [−1, 1]^d
+    (for d > 3, beyond the boxes of :class:`~mfpde.domains.Domain`, the sphere is its own
+    "box": its sums are features or direct, :func:`mfpde.sums.pair_kernel`); an unstructured
+    mesh (or no domain) in the bounding box of its points.
     """
     if isinstance(domain, Domain):
         return domain
     if isinstance(domain, Sphere):
-        return Domain((-1.0,) * 3, (1.0,) * 3, (False,) * 3, kind="box")
+        if domain.dim > 3:
+            return domain
+        d = domain.dim
+        return Domain((-1.0,) * d, (1.0,) * d, (False,) * d, kind="box")
     source = getattr(domain, "points", points)
     if source is None:
         raise InputError("a sum on an unknown domain needs its points")

@@ -33,9 +33,10 @@ Every fast method is built to a relative ``tolerance`` (default 1e-10): its sums
 the direct sum by at most about ``tolerance`` × max|k| × Σ|c_j| (tests/test_sums.py checks
 each against the direct sum). A sampled expansion is measured against k on random pairs before
 it is used and dropped (for the next method) if it misses. The sphere S² is summed in the cube
-[−1, 1]³ that holds it, an unstructured mesh in the bounding box of its nodes. Sampling needs k
-off the point sets, inside those boxes: expressions always allow it, a Python callable only on
-a tensor domain (elsewhere it is summed directly).
+[−1, 1]³ that holds it (S^{d−1} ⊂ R^d with d > 3 has no tensor bases: direct sums, or the
+features a payoff brings, such as the sphere games), an unstructured mesh in the bounding box
+of its nodes. Sampling needs k off the point sets, inside those boxes: expressions always allow
+it, a Python callable only on a tensor domain (elsewhere it is summed directly).
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ __all__ = [
 METHODS = ("auto", "fourier", "separable", "direct")
 #: Pairs sampled to decide whether k depends on x − y only.
 _PAIRS = 512
+#: Tensor (Fourier, Chebyshev) expansions are tried on boxes of at most this many axes.
+_MAX_AXES = 3
 
 
 class PairKernel:
@@ -238,6 +241,13 @@ def pair_kernel(
     same = domain_y is None or _same(domain_x, domain_y)
     domain_y = domain_x if domain_y is None else domain_y
     box_x, box_y = bounding_box(domain_x), bounding_box(domain_y)
+    if max(box_x.dim, box_y.dim) > _MAX_AXES:  # e.g. S^{d−1} ⊂ R^d, d > 3: no tensor bases
+        if method not in ("auto", "direct"):
+            raise InputError(
+                f'the {name} has no "{method}" sum on points of dimension '
+                f"{max(box_x.dim, box_y.dim)} > {_MAX_AXES} (use auto or direct)"
+            )
+        return PairKernel(k, box_x, box_y, method="direct", requested=method, name=name)
     # Sampling off the point sets needs k defined on the whole box (module docstring).
     samplable = isinstance(k, Expression) or (
         isinstance(domain_x, Domain) and isinstance(domain_y, Domain)

@@ -16,7 +16,6 @@ of a two-layer network (:mod:`mfpde.network`) by a compiled loop over the data p
 
 from __future__ import annotations
 
-import itertools
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -79,6 +78,16 @@ class FeatureSum:
         )
 
 
+def _exponents(total: int, dim: int):
+    """The exponents a ∈ N^dim with |a| = total, in lexicographic order (O(output) work)."""
+    if dim == 1:
+        yield (total,)
+        return
+    for first in range(total + 1):
+        for rest in _exponents(total - first, dim - 1):
+            yield (first, *rest)
+
+
 class Monomials(Features):
     r"""The monomials x^a = Π_k x_k^{a_k} of total degree ≤ ``degree`` in d coordinates.
 
@@ -90,13 +99,7 @@ class Monomials(Features):
     def __init__(self, dim: int, degree: int):
         self.dim, self.degree = dim, degree
         self.exponents = np.array(
-            [
-                a
-                for total in range(degree + 1)
-                for a in itertools.product(range(total + 1), repeat=dim)
-                if sum(a) == total
-            ],
-            dtype=np.int64,
+            [a for total in range(degree + 1) for a in _exponents(total, dim)], dtype=np.int64
         ).reshape(-1, dim)
         self.size = len(self.exponents)
 
