@@ -2,7 +2,8 @@
 
 A :class:`SimplexMesh` (numpy nodes and cells, :mod:`mfpde.fem.meshes`) is distributed as a
 :class:`P1Space` (:mod:`mfpde.fem.space`); :class:`P1FlowOperator` (:mod:`mfpde.fem.operator`)
-has the interface of the finite-volume operator, so the problems, stepper and observers are
+and, for σ = 0 transport, :class:`UpwindFlowOperator` (:mod:`mfpde.fem.upwind`) have the
+interface of the finite-volume operator, so the problems, stepper and observers are
 shared; :func:`solve` (:mod:`mfpde.fem.solve`) runs a flow and writes HDF5 and VTX output.
 """
 
@@ -20,6 +21,7 @@ from mfpde.fem.meshes import (
 from mfpde.fem.operator import P1FlowOperator
 from mfpde.fem.solve import FemGameSolution, FemSolution, solve, solve_game, solve_kernelised
 from mfpde.fem.space import P1Space
+from mfpde.fem.upwind import UpwindFlowOperator
 
 __all__ = [
     "SimplexMesh",
@@ -31,6 +33,7 @@ __all__ = [
     "read_msh",
     "P1FlowOperator",
     "P1Space",
+    "UpwindFlowOperator",
     "FemSolution",
     "FemGameSolution",
     "solve",

@@ -86,7 +86,10 @@ class P1FlowOperator(FlowOperatorBase):
                 f"the dolfinx backend's transport scheme is 'implicit_euler', got {scheme!r}"
             )
         if gamma and not sigma > 0:
-            raise InputError("a flow with transport (gamma > 0) needs sigma > 0 (Slotboom form)")
+            raise InputError(
+                "a flow with transport (gamma > 0) needs sigma > 0 (Slotboom form); "
+                "for sigma = 0 use the upwind operator (mfpde.fem.UpwindFlowOperator)"
+            )
         super().__init__(space.weights, log_pi, sigma, gamma, alpha, sigma_reaction)
         self.space, self.scheme = space, scheme
         u, v = ufl.TrialFunction(space.V), ufl.TestFunction(space.V)

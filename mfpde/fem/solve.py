@@ -30,6 +30,7 @@ from mfpde.errors import InputError
 from mfpde.fem.meshes import SimplexMesh
 from mfpde.fem.operator import P1FlowOperator
 from mfpde.fem.space import P1Space
+from mfpde.fem.upwind import UpwindFlowOperator
 from mfpde.flows import Flow
 from mfpde.games import GameFlow, GameProblem, GameSolution
 from mfpde.games import solve_game as solve_flow_game
@@ -47,7 +48,14 @@ __all__ = [
     "FemGameSolution",
     "write_vtx",
     "write_on_rank_0",
+    "GAME_OPERATORS",
 ]
+
+#: The P1 transport operators of :func:`solve_game` by name, with their time scheme.
+GAME_OPERATORS = {
+    "slotboom": (P1FlowOperator, "implicit_euler"),
+    "upwind": (UpwindFlowOperator, "upwind"),
+}
 
 
 def write_vtx(path: str | os.PathLike, space: P1Space, times, density: np.ndarray) -> Path:
@@ -111,13 +119,26 @@ def solve_game(
     space_mu: P1Space,
     space_nu: P1Space,
     progress: bool = True,
+    operator_type: str = "auto",
     **options,
 ) -> FemGameSolution:
     """Solve a game flow (MATH §4) with P1 operators for both players (MATH §8).
 
-    :func:`mfpde.games.solve_game` with :class:`P1FlowOperator`; ``options`` are its ``t_end``,
-    ``dt``, ``tolerance``, ``save_every``. The result is the same on every rank.
+    :func:`mfpde.games.solve_game` with the operator ``operator_type``: ``"slotboom"``
+    (:class:`P1FlowOperator`, fitted transport-diffusion, σ > 0), ``"upwind"``
+    (:class:`~mfpde.fem.upwind.UpwindFlowOperator`, the σ = 0 transport of WFR-DA, [003]
+    eq. (8), on the barycentric dual cells: first order, positive, mass-conserving) or
+    ``"auto"`` (upwind when σ = 0, else Slotboom). ``options`` are its ``t_end``, ``dt``,
+    ``tolerance``, ``save_every``. The result is the same on every rank.
     """
+    if operator_type == "auto":
+        operator_type = "upwind" if problem.sigma == 0 else "slotboom"
+    if operator_type not in GAME_OPERATORS:
+        raise InputError(
+            f"solve_game: operator_type must be 'auto' or one of {', '.join(GAME_OPERATORS)}, "
+            f"got {operator_type!r}"
+        )
+    operator, scheme = GAME_OPERATORS[operator_type]
     solution = solve_flow_game(
         problem,
         flow,
@@ -125,8 +146,8 @@ def solve_game(
         initial_nu,
         grid_mu=space_mu,
         grid_nu=space_nu,
-        scheme="implicit_euler",
-        operator_type=P1FlowOperator,
+        scheme=scheme,
+        operator_type=operator,
         progress=progress and space_mu.comm.rank == 0,
         **options,
     )

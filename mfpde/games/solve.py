@@ -20,14 +20,21 @@ from mfpde.fv.operator import FlowOperator
 from mfpde.games.equilibrium import Equilibrium, TimeAverage, game_equilibrium, ni_error
 from mfpde.games.flows import GameFlow
 from mfpde.games.problem import BoundGame, GameProblem
-from mfpde.lyapunov import fit_rate
+from mfpde.lyapunov import fit_rate, game_rate_bound
 from mfpde.observers import Lyapunov, Mass, MinDensity
 from mfpde.operator import FlowOperatorBase
 from mfpde.solver import initial_density, resolve_grid
 from mfpde.stepper import Observer, System, integrate
 from mfpde.storage import MeasureData, write_h5
 
-__all__ = ["solve_game", "GameSolution", "NIError", "AveragedNIError", "GameValue"]
+__all__ = [
+    "solve_game",
+    "GameSolution",
+    "NIError",
+    "AveragedNIError",
+    "GameValue",
+    "weighted_lyapunov",
+]
 
 
 class NIError(Observer):
@@ -76,9 +83,10 @@ class GameSolution:
     ``time_average`` is [μ̄_T, ν̄_T], the time averages over [0, T] ([003] Thm 2).
 
     ``rates`` holds ``mne_residual`` (the sup-norm residual of log-densities the MNE was solved
-    to), ``rate_lyapunov`` (fitted decay rate of L_t, MATH §5) and, for γ = 0 flows,
-    ``rate_theorem`` = σ min(α_μ, α_ν) (MATH §5.2; for α_μ ≠ α_ν the bound holds for the
-    weighted KL(μ*|μ_t)/α_μ + KL(ν*|ν_t)/α_ν, hence asymptotically for L_t).
+    to), ``rate_lyapunov`` and ``rate_lyapunov_weighted`` (fitted decay rates of L_t and
+    L^w_t, MATH §5) and, for γ = 0 flows, ``rate_theorem`` = σ min(α_μ, α_ν) (MATH §5.2; for
+    α_μ ≠ α_ν the bound holds for the weighted L^w_t = KL(μ*|μ_t)/α_μ + KL(ν*|ν_t)/α_ν, hence
+    asymptotically for L_t).
     """
 
     times: np.ndarray
@@ -125,6 +133,18 @@ class GameSolution:
                 **self.rates,
             },
         )
+
+
+def weighted_lyapunov(weights: list[np.ndarray], stars: list[np.ndarray], flow: GameFlow):
+    """The observer ``lyapunov_weighted``: L^w_t = KL(μ*|μ_t)/α_μ + KL(ν*|ν_t)/α_ν (MATH §5.2).
+
+    The Lyapunov function of two time scales (α_μ ≠ α_ν), L_t/α for one: the quadrature
+    weights of each player's KL divided by its rate.
+    """
+    scaled = [w / f.alpha for w, f in zip(weights, (flow.mu, flow.nu))]
+    observer = Lyapunov(scaled, stars)
+    observer.name = "lyapunov_weighted"
+    return observer
 
 
 def solve_game(
@@ -175,7 +195,9 @@ def solve_game(
         ``ni_error`` (NI^σ(μ_t, ν_t); for σ = 0 the unregularised sup_y V_y[μ] − inf_x V_x[ν],
         MATH §2.2), ``ni_error_average`` (the same of the time averages), ``game_value``
         (F^σ(μ_t, ν_t)); for σ > 0 also ``lyapunov`` (L_t = KL(μ*|μ_t) + KL(ν*|ν_t), MATH §5.2)
-        against the MNE of :func:`~mfpde.games.game_equilibrium` (no MNE exists for σ = 0).
+        against the MNE of :func:`~mfpde.games.game_equilibrium` (no MNE exists for σ = 0) and,
+        when both α > 0, ``lyapunov_weighted`` (L^w_t = KL(μ*|μ_t)/α_μ + KL(ν*|ν_t)/α_ν, the
+        Lyapunov function of two time scales, MATH §5.2; :func:`weighted_lyapunov`).
     """
     flow.check(problem.sigma)
     grid_mu = resolve_grid(problem.domain_mu, cells_mu, grid_mu, "solve_game", "_mu")
@@ -208,7 +230,10 @@ def solve_game(
         GameValue(game),
     ]
     if equilibrium is not None:
-        observers.append(Lyapunov(game.weights, [equilibrium.mu, equilibrium.nu]))
+        stars = [equilibrium.mu, equilibrium.nu]
+        observers.append(Lyapunov(game.weights, stars))
+        if flow.mu.alpha and flow.nu.alpha:
+            observers.append(weighted_lyapunov(game.weights, stars, flow))
     times, states, observed = integrate(
         system,
         rhos,
@@ -222,9 +247,11 @@ def solve_game(
     rates = {}
     if equilibrium is not None:
         rates["rate_lyapunov"] = fit_rate(times, observed["lyapunov"])
+        if "lyapunov_weighted" in observed:
+            rates["rate_lyapunov_weighted"] = fit_rate(times, observed["lyapunov_weighted"])
         rates["mne_residual"] = equilibrium.residual
         if flow.mu.gamma == 0 and flow.nu.gamma == 0:
-            rates["rate_theorem"] = game.sigma * min(flow.mu.alpha, flow.nu.alpha)
+            rates["rate_theorem"] = game_rate_bound(game.sigma, flow.mu.alpha, flow.nu.alpha)
     return GameSolution(
         times=times,
         density_mu=np.array([s[0] for s in states]),
