@@ -13,18 +13,20 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import version
 
 import numpy as np
 
+from mfpde import checks
 from mfpde.energies import as_function, finite_values
 from mfpde.equilibrium import gibbs_minimiser
 from mfpde.errors import InputError
 from mfpde.flows import Flow
 from mfpde.fv.grid import Grid
 from mfpde.fv.operator import FlowOperator
+from mfpde.fv.spectral import FourierFlowOperator
 from mfpde.observers import (
     DissipationResidual,
     EnergyGap,
@@ -35,18 +37,47 @@ from mfpde.observers import (
 )
 from mfpde.operator import FlowOperatorBase
 from mfpde.problem import OptimisationProblem
-from mfpde.stepper import System, integrate
+from mfpde.resources import check_grid_size, check_run
+from mfpde.stepper import System, check_time, integrate
 from mfpde.storage import MeasureData, write_h5
 
-__all__ = ["solve", "Solution", "initial_density", "resolve_grid", "run_to_solution"]
+__all__ = [
+    "solve",
+    "Solution",
+    "initial_density",
+    "resolve_grid",
+    "run_to_solution",
+    "OBSERVERS",
+    "SPACES",
+]
+
+#: The observers :func:`solve` can record, all by default (``observers=`` selects).
+OBSERVERS = ("mass", "min_density", "energy", "energy_gap", "lyapunov", "dissipation_residual")
+#: Spatial discretisations of :func:`solve` on a grid: the positive second-order finite volumes
+#: (default) and the Fourier pseudo-spectral operator of periodic grids (:mod:`mfpde.fv.spectral`).
+SPACES: dict[str, Callable[..., FlowOperatorBase]] = {
+    "fv": FlowOperator,
+    "fourier": FourierFlowOperator,
+}
+#: Floor of the zero cells of an initial density that diffusion makes positive at once.
+ZERO_FLOOR = 1e-300
 
 
 def initial_density(
-    initial, points: np.ndarray, weights: np.ndarray, name: str = "initial density"
+    initial,
+    points: np.ndarray,
+    weights: np.ndarray,
+    name: str = "initial density",
+    diffusion: bool = False,
 ) -> np.ndarray:
     """Evaluate and normalise an unnormalised initial density (expression, callable or array).
 
-    Raises :class:`~mfpde.errors.InputError` if it is not finite or not positive everywhere.
+    Raises :class:`~mfpde.errors.InputError` if it is not finite, negative somewhere, or zero
+    somewhere while the flow has no diffusion (γσ = 0: under Fisher-Rao a zero cell stays zero
+    and log ρ is undefined). With ``diffusion`` (γσ > 0) the density is positive at any t > 0
+    (MATH §3: e^{τA} has positive entries), so zero cells, e.g. a bump that underflows to 0 far
+    away, are accepted and floored at :data:`ZERO_FLOOR` after normalisation (an L¹ change below
+    10⁻²⁹⁰).
     """
     if isinstance(initial, np.ndarray):
         if initial.shape != (len(points),):
@@ -55,21 +86,32 @@ def initial_density(
     else:
         values = as_function(initial, points.shape[1])(points)
     values = finite_values(name, values, points)
-    if values.min() <= 0:
-        i = int(values.argmin())
+    i = int(values.argmin())
+    where = f"at x = {points[i].round(6).tolist()}"
+    if values[i] < 0 or values.max() <= 0:
+        raise InputError(f"{name} must be positive, got {values[i]:.3g} {where}")
+    if values[i] == 0 and not diffusion:
         raise InputError(
-            f"{name} must be positive, got {values[i]:.3g} at x = {points[i].round(6).tolist()}"
+            f"{name} must be positive, got 0 {where}: without diffusion (gamma*sigma = 0) a "
+            "zero cell stays zero"
         )
-    return values / (weights @ values)
+    return np.maximum(values / (weights @ values), ZERO_FLOOR)
 
 
 def resolve_grid(domain, cells, grid, caller: str, suffix: str = ""):
-    """``grid`` if given, else a :class:`~mfpde.fv.grid.Grid` of ``domain`` with ``cells``."""
+    """``grid`` if given, else a :class:`~mfpde.fv.grid.Grid` of ``domain`` with ``cells``.
+
+    ``cells`` is a positive integer or a sequence of them; the grid's working set is bounded
+    before it is built (:func:`mfpde.resources.check_grid_size`).
+    """
     if grid is not None:
         return grid
     if cells is None:
         raise InputError(f"{caller}: give either cells{suffix} or grid{suffix}")
-    return Grid(domain, cells)
+    many = isinstance(cells, (tuple, list))
+    shape = tuple(checks.integer(f"cells{suffix}", n) for n in (cells if many else (cells,)))
+    check_grid_size(float(np.prod(np.asarray(shape, dtype=float))), f"cells{suffix} = {cells}")
+    return Grid(domain, shape if many else shape[0])
 
 
 def check_transport(flow: Flow, sigma: float) -> None:
@@ -122,7 +164,9 @@ def solve(
     save_every: int = 1,
     scheme: str = "expm",
     progress: bool = True,
-    operator_type: Callable[..., FlowOperatorBase] = FlowOperator,
+    operator_type: Callable[..., FlowOperatorBase] | None = None,
+    space: str = "fv",
+    observers: Sequence[str] = OBSERVERS,
 ) -> Solution:
     r"""Solve ∂_t μ = γ∇·(μ∇g) − αμ(g − ⟨g⟩_μ), g = δF^σ/δμ (MATH §3), by finite volumes.
 
@@ -142,38 +186,68 @@ def solve(
         The grid, or the number of cells per axis to build one on ``problem.domain``.
     t_end, dt, tolerance, save_every, progress
         Passed to :func:`mfpde.stepper.integrate`.
-    scheme : {"expm", "implicit_euler"}
-        Transport substep (see :mod:`mfpde.fv.operator`).
-    operator_type : callable
+    scheme : {"expm", "eigen", "rational", "expm_multiply", "implicit_euler"}
+        Transport substep (see :mod:`mfpde.fv.operator`); ``"expm"`` chooses the exact path.
+    operator_type : callable, optional
         ``operator_type(grid, log_pi, sigma, gamma, alpha, scheme)`` builds the flow operator;
         another backend passes its own (e.g. :class:`mfpde.fem.operator.P1FlowOperator` with a
-        :class:`mfpde.fem.space.P1Space` as ``grid``).
+        :class:`mfpde.fem.space.P1Space` as ``grid``). Default: the one of ``space``.
+    space : {"fv", "fourier"}
+        On a grid: the positive second-order Scharfetter-Gummel finite volumes (default) or the
+        Fourier pseudo-spectral transport of :mod:`mfpde.fv.spectral` (periodic grids, smooth
+        problems: spectral accuracy, mass-conserving, positivity not guaranteed).
+    observers : sequence of str
+        The observers to record, a subset of :data:`OBSERVERS` (all by default). Those not asked
+        for cost nothing: no Gibbs minimiser without ``energy_gap`` or ``lyapunov``, no
+        dissipation integral without ``dissipation_residual``.
 
     Returns
     -------
     Solution
-        Saved times and densities, and the observers ``mass``, ``min_density``, ``energy``
-        (F^σ), ``energy_gap``, ``lyapunov`` (KL(μ*|μ_t)) and ``dissipation_residual``.
+        Saved times and densities, and the observers asked for: ``mass``, ``min_density``,
+        ``energy`` (F^σ), ``energy_gap``, ``lyapunov`` (KL(μ*|μ_t)), ``dissipation_residual``.
     """
+    checks.instance("problem", problem, OptimisationProblem, "an OptimisationProblem")
+    checks.instance("flow", flow, Flow, "a Flow (mfpde.fisher_rao(), fokker_planck() or wfr())")
+    if space not in SPACES:
+        raise InputError(f"unknown space {space!r} (choose from {', '.join(SPACES)})")
+    unknown = sorted(set(observers) - set(OBSERVERS)) if not isinstance(observers, str) else [0]
+    if unknown:
+        raise InputError(
+            f"observers must be a list of names from {', '.join(OBSERVERS)}, got {observers!r:.60}"
+        )
+    t_end, dt, tolerance, save_every = check_time(t_end, dt, tolerance, save_every)
     grid = resolve_grid(problem.domain, cells, grid, "solve")
+    check_run(grid.size, {"t_end": t_end, "dt": dt, "save_every": save_every})
     check_transport(flow, problem.sigma)
     bound = problem.bind(grid)
-    operator = operator_type(grid, bound.log_pi, bound.sigma, flow.gamma, flow.alpha, scheme)
-    rho0 = initial_density(initial, grid.points, grid.weights)
+    operator = (operator_type or SPACES[space])(
+        grid, bound.log_pi, bound.sigma, flow.gamma, flow.alpha, scheme
+    )
+    rho0 = initial_density(
+        initial, grid.points, grid.weights, diffusion=flow.gamma * bound.sigma > 0
+    )
     system = System(
         [operator], lambda rhos: [bound.energy.first_variation(rhos[0])], bound.energy.linear
     )
-    rho_star = gibbs_minimiser(bound) if bound.sigma > 0 else None
-    observers = [
-        Mass(grid.weights),
-        MinDensity(),
-        FreeEnergy(bound),
-        DissipationResidual(bound, operator),
+    wanted = set(observers)
+    needs_star = bound.sigma > 0 and wanted & {"energy_gap", "lyapunov"}
+    rho_star = gibbs_minimiser(bound) if needs_star else None
+    makers = {
+        "mass": lambda: Mass(grid.weights),
+        "min_density": MinDensity,
+        "energy": lambda: FreeEnergy(bound),
+        "dissipation_residual": lambda: DissipationResidual(bound, operator),
+        "energy_gap": lambda: EnergyGap(bound, rho_star),
+        "lyapunov": lambda: Lyapunov([grid.weights], [rho_star]),
+    }
+    chosen = [
+        makers[name]()
+        for name in OBSERVERS
+        if name in wanted and (rho_star is not None or name not in ("energy_gap", "lyapunov"))
     ]
-    if rho_star is not None:
-        observers += [EnergyGap(bound, rho_star), Lyapunov([grid.weights], [rho_star])]
     return run_to_solution(
-        system, rho0, grid, flow, problem, rho_star, observers,
+        system, rho0, grid, flow, problem, rho_star, chosen,
         t_end=t_end, dt=dt, tolerance=tolerance, save_every=save_every, progress=progress,
     )  # fmt: skip
 

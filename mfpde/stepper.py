@@ -5,7 +5,8 @@ two for a game, MATH §4) and a function returning each measure's field h from t
 densities. A step of length τ is R(τ/2) T(τ) R(τ/2), second order; each substep freezes the
 fields, taken at the substep's midpoint by a predictor when they depend on the state (nonlinear
 energies, games), so second order is kept. Observers see the state every step; the guard stops
-with a clear error at the first non-finite or non-positive density.
+with a clear error at the first non-finite or non-positive density, and a non-finite observer
+value is a :class:`~mfpde.errors.NumericalError` too.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
+from mfpde import checks
 from mfpde.errors import InputError, NumericalError
+from mfpde.resources import require_steps
 
-__all__ = ["System", "strang_step", "integrate", "Observer"]
+__all__ = ["System", "strang_step", "integrate", "Observer", "check_time"]
 
 Densities = list[np.ndarray]
 
@@ -85,6 +88,34 @@ def _guard(t: float, rhos: Densities) -> None:
             raise NumericalError(f"density {k} became non-positive at t = {t:.6g}")
 
 
+def check_time(
+    t_end: float, dt: float | None, tolerance: float | None, save_every: int
+) -> tuple[float, float | None, float | None, int]:
+    """The time arguments of :func:`integrate`, checked before any work (one-line InputError).
+
+    t_end, dt and tolerance are numbers > 0 (dt or tolerance given), save_every an integer ≥ 1,
+    and the step count t_end/dt of a fixed-step run within the limit of :mod:`mfpde.resources`.
+    """
+    t_end = checks.number("t_end", t_end, positive=True)
+    if dt is None and tolerance is None:
+        raise InputError("give dt (fixed steps) or tolerance (adaptive steps)")
+    dt = None if dt is None else checks.number("dt", dt, positive=True)
+    tolerance = None if tolerance is None else checks.number("tolerance", tolerance, positive=True)
+    if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 1:
+        raise InputError(f"save_every must be a positive integer (steps), got {save_every!r}")
+    if dt is not None:
+        require_steps(t_end / dt, f"t_end/dt = {t_end:g}/{dt:g}")
+    return t_end, dt, tolerance, save_every
+
+
+def _observe(observer: Observer, t: float, rhos: Densities) -> float:
+    """The observer's value at t; a non-finite value is a numerical failure, never stored."""
+    value = float(observer(t, rhos))
+    if not np.isfinite(value):
+        raise NumericalError(f"observer {observer.name!r} became {value} at t = {t:.6g}")
+    return value
+
+
 def integrate(
     system: System,
     rhos: Densities,
@@ -115,14 +146,7 @@ def integrate(
     times, states, observed
         Saved times, saved densities and the observers' values at those times.
     """
-    if not (np.isfinite(t_end) and t_end > 0):
-        raise InputError(f"t_end must be a positive number, got {t_end}")
-    if tolerance is None and (dt is None or not (np.isfinite(dt) and dt > 0)):
-        raise InputError(f"dt must be a positive number, got {dt}")
-    if tolerance is not None and not (np.isfinite(tolerance) and tolerance > 0):
-        raise InputError(f"tolerance must be a positive number, got {tolerance}")
-    if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 1:
-        raise InputError(f"save_every must be a positive integer (steps), got {save_every!r}")
+    t_end, dt, tolerance, save_every = check_time(t_end, dt, tolerance, save_every)
     tau = dt if dt is not None else t_end / 1000
     t, steps = 0.0, 0
     _guard(t, rhos)
@@ -133,7 +157,7 @@ def integrate(
         times.append(t)
         states.append([r.copy() for r in rhos])
         for o in observers:
-            observed[o.name].append(o(t, rhos))
+            observed[o.name].append(_observe(o, t, rhos))
 
     for o in observers:
         o.step(t, rhos)

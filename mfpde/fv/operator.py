@@ -26,9 +26,11 @@ first order). The exact exponential has three paths (:mod:`mfpde.fv.exponential`
 ``"expm"`` (the default) chooses by size and stiffness (:meth:`FlowOperator.exponential_path`):
 "eigen" for a frozen operator on at most :data:`EIGEN_CELLS` cells whose Gibbs state spans at most
 e^{:data:`EIGEN_RANGE`}, else "rational" once ‖τA‖₁ exceeds :data:`RATIONAL_NORM` (frozen) or
-:data:`RATIONAL_NORM_MOVING` (a new field every step), else "expm_multiply". The cost of the first
-two does not grow with τ/h², and a stiff interaction (‖τA‖₁ of 10⁶ and more) costs one step's
-factorisations, not 10⁶ mat-vecs.
+:data:`RATIONAL_NORM_MOVING` (a new field every step) and the Gibbs state spans at most
+e^{:data:`RATIONAL_RANGE`}, else "expm_multiply" up to ‖τA‖₁ = :data:`EXPM_MULTIPLY_NORM`. The
+cost of the first two does not grow with τ/h²; a step stiffer than all three (a strong
+interaction with a large dt) is refused at once with a :class:`~mfpde.errors.NumericalError`
+instead of running 10⁶ mat-vecs.
 
 The reaction part is shared by all backends (:mod:`mfpde.operator`).
 """
@@ -60,8 +62,16 @@ TRANSPORT_SCHEMES = ("expm", *EXPONENTIAL_PATHS, "implicit_euler")
 #: 1.1 ms on 32²), and the eigendecomposition takes 0.3 s and 8 MiB.
 EIGEN_CELLS = 1024
 #: Largest spread max Φ/σ − min Φ/σ of the Gibbs exponent on the eigen path: the round-off of
-#: e^{τA} = diag(s) e^{τS} diag(s)^{-1} grows at most like max s/min s = e^{spread/2}.
-EIGEN_RANGE = 40.0
+#: e^{τA} = diag(s) e^{τS} diag(s)^{-1} grows like max s/min s = e^{spread/2} (measured against
+#: expm_multiply, a bump at the edge of an Ornstein-Uhlenbeck well: 4e-13 at spread 24.5, a
+#: negative density at 49).
+EIGEN_RANGE = 30.0
+#: Largest spread on the rational path, whose error grows with the non-normality of A (the same
+#: test: 2e-12 at spread 24.5, 3e-11 at 82, 2e-10 at 245).
+RATIONAL_RANGE = 100.0
+#: Largest ‖τA‖₁ of expm_multiply (its cost grows like ‖τA‖₁: 2·10⁴ sparse mat-vecs, about a
+#: second). Beyond it, with a Gibbs spread beyond :data:`RATIONAL_RANGE`, the step is refused.
+EXPM_MULTIPLY_NORM = 2e4
 #: ‖τA‖₁ from which a frozen operator takes the rational path (7 LU solves cost about as much as
 #: expm_multiply at this norm, measured on 1-D to 3-D grids).
 RATIONAL_NORM = 20.0
@@ -177,15 +187,17 @@ class FlowOperator(FlowOperatorBase):
         if self.scheme in EXPONENTIAL_PATHS:
             return self.scheme
         moving = frozen.uses < 2
-        if (
-            not moving
-            and self.sigma > 0
-            and self.grid.size <= EIGEN_CELLS
-            and np.ptp(frozen.phi) / self.sigma <= EIGEN_RANGE
-        ):
+        spread = np.ptp(frozen.phi) / self.sigma if self.sigma > 0 else np.inf
+        if not moving and self.grid.size <= EIGEN_CELLS and spread <= EIGEN_RANGE:
             return "eigen"
-        if tau * frozen.norm > (RATIONAL_NORM_MOVING if moving else RATIONAL_NORM):
+        norm = tau * frozen.norm
+        if norm > (RATIONAL_NORM_MOVING if moving else RATIONAL_NORM) and spread <= RATIONAL_RANGE:
             return "rational"
+        if norm > EXPM_MULTIPLY_NORM:
+            raise NumericalError(
+                f"transport step too stiff for an exact exponential: |tau A|_1 = {norm:.3g} with "
+                f"a Gibbs state spanning e^{spread:.3g}; reduce dt or use scheme 'implicit_euler'"
+            )
         return "expm_multiply"
 
     def exponential(self, rho: np.ndarray, tau: float, frozen: FrozenTransport) -> np.ndarray:
