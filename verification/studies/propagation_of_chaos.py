@@ -14,8 +14,12 @@ every saved time t_k (multiples of ``[time] dt × save_every`` up to ``t_end``),
 MATH §7 of μ^N_t against μ_t (the mesh density ρ_t with cell masses m_c = w_c ρ_c):
 
 - ⟨φ, μ^N_t⟩ for the ``observables`` φ (the error e_φ = ⟨φ, μ^N_t⟩ − ⟨φ, μ_t⟩ is formed when
-  analysing); RMSE √(E e_φ²) ∝ N^{−1/2}, bias E e_φ ∝ N^{−1} (reported, no verdict: it is
-  below the replicas' standard error at these sizes);
+  analysing); RMSE √(E e_φ²) ∝ N^{−1/2}, bias E e_φ ∝ N^{−1} (measured: at the last fit time
+  the weighted least-squares fit E e_φ ≈ a + b/N, weights 1/s.e.², with 95 % intervals of a
+  and b, and the slope of log |E e_φ| against log N with its bootstrap interval, expected
+  2 × ``expected_slope`` = −1; reported, with a verdict only if ``bias_verdict = true``: at
+  the default sizes the bias is below the replicas' standard error and its slope is
+  inconclusive);
 - MMD²(μ^N_t, μ_t) = Σ_ij w_i w_j k(X_i − X_j) − 2 Σ_i Σ_c w_i m_c k(X_i − x_c)
   + Σ_cc' m_c m_c' k(x_c − x_c'), k the Gaussian (periodised on periodic axes) of width
   ``mmd_bandwidth`` (a positive-definite kernel), summed by the kernel's fast sums
@@ -34,9 +38,22 @@ Slopes: at each of the ``times``, log S(N) against log N by least squares, S the
 replica mean, with the bootstrap 95 % interval of :func:`~mfpde.verification.studies.stats.
 fit_replica_slope` (replicas resampled, seeded). Verdict per metric and time: the theoretical
 slope (``expected_slope`` = −1/2 for RMSE, W₁, KDE-L¹; twice it, −1, for E MMD²) lies in the
-interval widened by ``tolerance`` (default 0.05) at both ends. The widening allows for the
-next terms of the expansions (E MMD² = a/N + b/N² + …, and the O(η) time-step bias of the
-particle scheme, a floor that the RMSE reaches only at N ≳ 1/bias²).
+interval widened by ``tolerance`` (default 0.05) at both ends, and the interval is conclusive
+(half-width ≤ :data:`~mfpde.verification.studies.discretisation_order.CONCLUSIVE` = 0.5, as for
+the order verdicts: an interval containing any slope proves nothing and fails). The widening
+allows for the next terms of the expansions (E MMD² = a/N + b/N² + …, and the O(η) time-step
+bias of the particle scheme, a floor that the RMSE reaches only at N ≳ 1/bias²).
+
+Ground truth with an error bar: the mesh reference's own error in each ⟨φ, μ_t⟩ at the fit
+times is estimated by Richardson (:func:`~mfpde.verification.studies.references.
+richardson_error`, order 2) from a solve on half the cells plus, when the fit times are
+multiples of 2 dt, one with twice the time step; the check: the estimate is at most
+:data:`REFERENCE_FRACTION` = 1/3 of the statistical error of the study at the largest N, the
+standard error s.e. = std(e_φ)/√R of the replica mean (the finest resolution of any measured
+⟨φ, μ^N_t⟩). A reference error δ shifts every e_φ by δ: δ ≤ s.e./3 moves the bias estimates by
+at most a third of their standard error (< 17 % of their 95 % half-width 1.96 s.e.) and the
+RMSE² = Var + bias² by at most δ² ≤ Var/(9R). Otherwise the verdict is FAIL ("mesh reference
+not accurate enough").
 
 Dynamical CLT ([002]): N·E MMD²(μ^N_t, μ_t) over the saved times for every N. The fluctuation
 field √N(μ^N_t − μ_t) converges, so these curves stay bounded and coincide for large N; the
@@ -50,12 +67,12 @@ Configuration: ``[particles]`` ``method`` (``birth_death``, ``langevin``, ``weig
 ``dt`` (the particles' step η; default ``[time] dt``); ``[kernel]`` ``variant`` and
 ``bandwidth`` (K_h; not for ``langevin``), as for ``mfpde run`` (README "Particles").
 ``[study]`` keys: ``n`` (≥ 3 sizes), ``replicas`` (≥ 2), ``seed``, ``times`` (the times of the
-slope fits; default ``[t_end]``), ``observables`` (expressions; default ``cos(x)``,
-``sin(2*x)``, in ``x1`` beyond 1-D), ``mmd_bandwidth`` (default 0.1 × the largest side of Ω),
-``kde_bandwidth`` (default 0.05 × it), ``metrics`` (those with a verdict, default all of
-``rmse``, ``w1`` (1-D only), ``mmd2``, ``kde_l1``), ``expected_slope`` (default −0.5),
-``tolerance`` (0.05), ``clt_factor`` (3). ``[time]``: ``t_end``, ``dt`` (the mesh step) and
-``save_every`` (the saved times).
+slope fits; default ``[t_end]``), ``bias_verdict`` (default false), ``observables``
+(expressions; default ``cos(x)``, ``sin(2*x)``, in ``x1`` beyond 1-D), ``mmd_bandwidth``
+(default 0.1 × the largest side of Ω), ``kde_bandwidth`` (default 0.05 × it), ``metrics``
+(those with a verdict, default all of ``rmse``, ``w1`` (1-D only), ``mmd2``, ``kde_l1``),
+``expected_slope`` (default −0.5), ``tolerance`` (0.05), ``clt_factor`` (3). ``[time]``:
+``t_end``, ``dt`` (the mesh step) and ``save_every`` (the saved times).
 """
 
 from __future__ import annotations
@@ -80,6 +97,8 @@ from mfpde.plotting import new_axes
 from mfpde.problem import OptimisationProblem
 from mfpde.tables import Table
 from mfpde.verification.studies.base import Check, Item, Outcome, Study, register_study, save_png
+from mfpde.verification.studies.discretisation_order import CONCLUSIVE
+from mfpde.verification.studies.references import FV_ORDER, coarser_grid, richardson_error
 from mfpde.verification.studies.report import Heading, TableBlock
 from mfpde.verification.studies.stats import SlopeFit, fit_replica_slope, replica_band
 
@@ -103,6 +122,9 @@ METRIC_NAMES = {"rmse": "RMSE", "w1": "E W₁", "mmd2": "E MMD²", "kde_l1": "E 
 W1_REFINE = 16
 #: Saved times match requested ones to this relative tolerance (sums of steps drift by ~1e-15).
 TIME_MATCH = 1e-9
+#: Largest ratio of the mesh reference's error estimate to the statistical error at the largest
+#: N (module docstring).
+REFERENCE_FRACTION = 1 / 3
 
 
 #: The optimisation methods of :data:`mfpde.particles.config.METHODS` (the ``[particles]``
@@ -304,6 +326,7 @@ class PropagationOfChaos(Study):
             "expected_slope",
             "tolerance",
             "clt_factor",
+            "bias_verdict",
         }
     )
     tables = PARTICLE_TABLES
@@ -381,33 +404,66 @@ class PropagationOfChaos(Study):
         self.clt_factor = study.number("clt_factor", 3.0)
         if self.clt_factor <= 1:
             raise InputError(f"[study] clt_factor must be > 1, got {self.clt_factor}")
+        self.bias_verdict = study.data.get("bias_verdict", False)
+        if not isinstance(self.bias_verdict, bool):
+            raise InputError(
+                f"[study] bias_verdict must be true or false, got {self.bias_verdict!r}"
+            )
         dt = particles.number("dt", time["dt"], positive=True)
         self.code = code or mfpde_particles(
             method, run.initial, dt=dt, flow=run.flow, kernel=self.kernel, grid=run.grid
         )
 
-    @cached_property
-    def mesh(self) -> MeshReference:
-        """The mean-field solution (computed once per process: every rank needs it)."""
+    def _mesh_density(self, grid: Grid, dt: float, times: np.ndarray) -> np.ndarray:
+        """The mean-field PDE solved on ``grid`` with step ``dt``: ρ_t at ``times`` (T, cells)."""
         run = self.run
-        options = {"t_end": run.time["t_end"], "dt": run.time["dt"], "progress": False}
-        options["save_every"] = run.time["save_every"]
+        every = run.time["save_every"] if dt == run.time["dt"] and grid is run.grid else 1
+        options = {"t_end": run.time["t_end"], "dt": dt, "progress": False, "save_every": every}
         if self.kernel is None:
-            solution = run.solve(run.problem, run.flow, run.initial, grid=run.grid, **options)
+            solution = run.solve(run.problem, run.flow, run.initial, grid=grid, **options)
         else:
             solution = solve_kernelised(
                 run.problem,
                 run.flow,
                 run.initial,
                 self.kernel,
-                grid=run.grid,
+                grid=grid,
                 kernelised_transport=self.kernelised_transport,
                 **options,
             )
-        density = solution.density[_match(solution.times, self.t_save, "the mesh solution")]
+        return solution.density[_match(solution.times, times, "the mesh solution")]
+
+    @cached_property
+    def mesh(self) -> MeshReference:
+        """The mean-field solution (computed once per process: every rank needs it)."""
+        run = self.run
+        density = self._mesh_density(run.grid, run.time["dt"], self.t_save)
         domain = run.problem.domain
         sums = [gaussian_sum(b, domain) for b in (self.mmd_bandwidth, self.kde_bandwidth)]
         return MeshReference(density, run.grid, self.observables, *sums)
+
+    @cached_property
+    def reference_error(self) -> dict[str, np.ndarray]:
+        """Richardson estimates of the mesh reference's error in ⟨φ, μ_t⟩ at the fit times.
+
+        ``{"space": (times, observables), "time": … (if the fit times are multiples of
+        2 dt)}`` (module docstring; order :data:`FV_ORDER`).
+        """
+        run, times = self.run, self.t_save[self.check_index]
+        fine = self.mesh.values[self.check_index]
+
+        def values(grid, dt):
+            density = self._mesh_density(grid, dt, times)
+            return np.array([[m @ phi(grid.points) for phi in self.observables]
+                             for m in density * grid.weights])  # fmt: skip
+
+        dt = run.time["dt"]
+        coarse, ratio = coarser_grid(run.grid)
+        out = {"space": richardson_error(fine, values(coarse, dt), FV_ORDER, ratio)}
+        steps = times / (2 * dt)
+        if np.all(np.abs(steps - np.rint(steps)) <= TIME_MATCH * np.maximum(1.0, steps)):
+            out["time"] = richardson_error(fine, values(run.grid, 2 * dt), FV_ORDER)
+        return out
 
     def items(self) -> list[Item]:
         pairs = [
@@ -489,22 +545,17 @@ class PropagationOfChaos(Study):
         checks, data, rows = [], {"sizes": sizes, "times": self.t_save}, []
         for f in fits:
             label, fit, expected = f.label, f.fit, METRICS[f.metric] * self.expected
-            margin = self.tolerance + min(expected - fit.low, fit.high - expected)
-            checks.append(
-                Check(
-                    f"slope of {label} vs N is {expected:g} (± tolerance {self.tolerance:g})",
-                    f"{fit.slope:.3f}",
-                    f"[{fit.low:.3f}, {fit.high:.3f}]",
-                    margin >= 0,
-                    margin,
-                    f"{margin:+.3f} (expected slope inside the widened interval if ≥ 0)",
-                )
-            )
+            checks.append(self._slope_check(label, fit, expected))
             data.update({f"{label}/slope": fit.slope, f"{label}/low": fit.low})
             data.update({f"{label}/high": fit.high, f"{label}/values": f.values})
             rows.append(
                 [label, f"{fit.slope:.3f}", f"[{fit.low:.3f}, {fit.high:.3f}]", f"{expected:g}"]
             )
+        bias_table, bias_fits = self._bias(samples, data)
+        if self.bias_verdict:
+            checks += [self._slope_check(label, fit, 2 * self.expected) for label, fit in bias_fits]
+        reference_check, reference_table = self._reference_check(samples, data)
+        checks.append(reference_check)
         clt = sizes[:, None] * samples["mmd2"].mean(axis=1)  # (m, T): N E MMD²
         ratio = clt[-1] / clt[0]
         worst = float(np.max(np.maximum(ratio, 1 / ratio)))
@@ -525,10 +576,93 @@ class PropagationOfChaos(Study):
             self._description(),
             TableBlock(["error", "fitted slope", "95 % interval (bootstrap)", "theory"], rows),
             self._size_table(samples),
+            Heading("Bias against 1/N (MATH §7)", 3),
+            bias_table,
+            Heading("Error bar of the mesh reference", 3),
+            reference_table,
             self._plot_errors(fits, folder),
             self._plot_clt(clt, folder),
         ]
         return Outcome(checks, blocks, data)
+
+    def _slope_check(self, label: str, fit: SlopeFit, expected: float) -> Check:
+        """Expected slope inside the widened interval, and the interval conclusive (module
+        docstring)."""
+        inside = self.tolerance + min(expected - fit.low, fit.high - expected)
+        conclusive = CONCLUSIVE - fit.half_width
+        margin = min(inside, conclusive)
+        return Check(
+            f"slope of {label} vs N is {expected:g} (± tolerance {self.tolerance:g}, an "
+            f"interval of half-width ≤ {CONCLUSIVE:g})",
+            f"{fit.slope:.3f}",
+            f"[{fit.low:.3f}, {fit.high:.3f}]",
+            margin >= 0,
+            margin,
+            f"{margin:+.3f} (expected slope inside the widened interval if ≥ 0)"
+            if conclusive >= 0
+            else f"{margin:+.3f} (inconclusive: the interval is too wide)",
+        )
+
+    def _bias(self, samples, data) -> tuple[TableBlock, list[tuple[str, SlopeFit]]]:
+        """Bias E e_φ against 1/N at the last fit time: a + b/N by weighted least squares and
+        the slope of log |E e_φ| against log N (module docstring)."""
+        k = self.check_index[-1]
+        sizes = np.array(self.sizes, dtype=float)
+        rows, fits = [], []
+        for name in self.observable_names:
+            e = samples[f"error {name}"][..., k]
+            bias = e.mean(axis=1)
+            se = e.std(axis=1, ddof=1) / np.sqrt(self.replicas)
+            design = np.column_stack([np.ones_like(sizes), 1 / sizes]) / se[:, None]
+            (a, b), *_ = np.linalg.lstsq(design, bias / se, rcond=None)
+            half = 1.96 * np.sqrt(np.diag(np.linalg.inv(design.T @ design)))
+            label = f"bias ⟨{name}⟩ t={self.t_save[k]:g}"
+            fit = fit_replica_slope(sizes, e, lambda x: np.abs(np.mean(x, axis=-1)), self.seed)
+            fits.append((f"|{label}|", fit))
+            data.update({f"{label}/b": b, f"{label}/b_half": half[1], f"{label}/a": a})
+            data.update({f"{label}/a_half": half[0], f"{label}/slope": fit.slope})
+            data.update({f"{label}/slope_low": fit.low, f"{label}/slope_high": fit.high})
+            verdict = "conclusive" if fit.half_width <= CONCLUSIVE else "inconclusive"
+            rows.append(
+                [
+                    label,
+                    f"{b:+.3e} ± {half[1]:.1e}",
+                    f"{a:+.2e} ± {half[0]:.1e}",
+                    f"{fit.slope:.2f} [{fit.low:.2f}, {fit.high:.2f}] ({verdict})",
+                ]
+            )
+        header = ["bias E e_φ", "b of a + b/N (95 %)", "a (95 %)", "slope of log |bias| (−1)"]
+        return TableBlock(header, rows), fits
+
+    def _reference_check(self, samples, data) -> tuple[Check, TableBlock]:
+        """The mesh reference's Richardson error ≤ REFERENCE_FRACTION × s.e. at the largest N."""
+        estimates = self.reference_error
+        total = sum(estimates.values())  # (fit times, observables)
+        rows, worst = [], 0.0
+        for j, name in enumerate(self.observable_names):
+            for i, k in enumerate(self.check_index):
+                e = samples[f"error {name}"][-1, :, k]
+                se = e.std(ddof=1) / np.sqrt(self.replicas)
+                ratio = total[i, j] / se
+                worst = max(worst, float(ratio))
+                parts = [f"{estimates[p][i, j]:.2e}" if p in estimates else "—"
+                         for p in ("space", "time")]  # fmt: skip
+                rows.append([f"⟨{name}⟩ t={self.t_save[k]:g}", *parts, f"{se:.2e}", f"{ratio:.3g}"])
+        data.update({f"reference_error_{p}": v for p, v in estimates.items()})
+        data["reference_error_ratio"] = worst
+        margin = REFERENCE_FRACTION - worst
+        check = Check(
+            f"mesh reference error (Richardson) ≤ {REFERENCE_FRACTION:.3g} × the statistical "
+            f"error at N = {self.sizes[-1]}"
+            + ("" if margin >= 0 else ": mesh reference not accurate enough, refine [domain]"),
+            f"max ratio {worst:.3g}",
+            f"{len(rows)} observables × times",
+            margin >= 0,
+            margin,
+            f"{margin:+.3g}",
+        )
+        header = ["⟨φ, μ_t⟩", "space (cells/2)", "time (2 dt)", f"s.e. at N = {self.sizes[-1]}"]
+        return check, TableBlock([*header, "ratio"], rows)
 
     def _description(self) -> str:
         run, kernel = self.run, self.kernel

@@ -1,4 +1,4 @@
-r"""Exact solutions E1, E2, E3 of MATH §3.1 for the configured optimisation problem.
+r"""Exact solutions E1, E2, E3 of MATH §3.1, and the error bars of mesh references (MATH §8).
 
 Each reference is a function ``reference(setup)`` of an
 :class:`~mfpde.config.OptimisationSetup`: it checks that the configured problem is the case
@@ -18,6 +18,15 @@ time t at the points of the setup's grid.
   dh/dt = σh(γ(λ* − 2P) − α), λ* = k/σ + 1/s², solved by DOP853 to rtol 1e-13. k, s², m₀, P₀
   are read off the configured expressions by fitting quadratics to V, log π and log μ₀ on the
   grid; a non-quadratic (or off-centre V, π) configuration is an error.
+
+Where no exact solution exists a study compares with a *mesh reference* (the mean-field PDE
+solved on the configured grid, e.g. ``propagation_of_chaos``). Its own discretisation error is
+estimated by Richardson extrapolation: with a scheme of order p and a solve coarser by the
+ratio r (:func:`coarser_grid`: half the cells; or twice the time step), the error of the fine
+solve is ≈ |q_h − q_{rh}| / (r^p − 1) for any smooth functional q (:func:`richardson_error`).
+:data:`FV_ORDER` = 2 for the finite volumes (Scharfetter-Gummel fluxes, midpoint quadrature of
+the nonlocal sums, Strang splitting: MATH §8); a scheme converging faster makes the estimate
+conservative (the coarse solve's error dominates the difference).
 """
 
 from __future__ import annotations
@@ -30,9 +39,21 @@ from scipy.integrate import solve_ivp
 
 from mfpde.energies import as_function
 from mfpde.errors import InputError
+from mfpde.fv.grid import Grid
 from mfpde.problem import log_normalise
 
-__all__ = ["REFERENCES", "e1_fisher_rao", "e2_heat", "e3_gaussian"]
+__all__ = [
+    "REFERENCES",
+    "e1_fisher_rao",
+    "e2_heat",
+    "e3_gaussian",
+    "FV_ORDER",
+    "coarser_grid",
+    "richardson_error",
+]
+
+#: Order of the finite-volume references in space and time (MATH §8), used by Richardson.
+FV_ORDER = 2
 
 #: Samples per axis of the E2 expansion of μ₀ (modes below 32 are exact).
 E2_SAMPLES = 64
@@ -162,3 +183,30 @@ def e3_gaussian(setup) -> Callable[[float], np.ndarray]:
 
 #: Reference solutions by their name in MATH §3.1 (``[study] exact``).
 REFERENCES: dict[str, Callable] = {"E1": e1_fisher_rao, "E2": e2_heat, "E3": e3_gaussian}
+
+
+def coarser_grid(grid: Grid) -> tuple[Grid, float]:
+    """The grid of the same domain with ⌊n/2⌋ cells per axis, and the refinement ratio r.
+
+    r = min over the axes of n/⌊n/2⌋ (2 for even n; the smaller ratio of odd axes makes the
+    Richardson estimate conservative). Raises ``InputError`` below 6 cells on an axis (the
+    coarse grid needs 3).
+    """
+    shape = np.asarray(grid.shape)
+    if np.any(shape < 6):
+        raise InputError(
+            f"the error estimate of the mesh reference needs at least 6 cells per axis (a "
+            f"solve on half of them), got {grid.shape}"
+        )
+    coarse = shape // 2
+    return Grid(grid.domain, tuple(int(n) for n in coarse)), float(np.min(shape / coarse))
+
+
+def richardson_error(
+    fine: np.ndarray, coarse: np.ndarray, order: float = FV_ORDER, ratio: float = 2.0
+) -> np.ndarray:
+    r"""|q_h − q_{rh}| / (r^p − 1): Richardson's estimate of the error of the fine value q_h.
+
+    With q_h = q + C h^p + o(h^p), q_{rh} − q_h = C h^p (r^p − 1) + o(h^p) (module docstring).
+    """
+    return np.abs(np.asarray(fine) - np.asarray(coarse)) / (ratio**order - 1)
