@@ -224,6 +224,7 @@ def solve(
     operator = (operator_type or SPACES[space])(
         grid, bound.log_pi, bound.sigma, flow.gamma, flow.alpha, scheme
     )
+    operator.linear = bound.energy.linear
     rho0 = initial_density(
         initial, grid.points, grid.weights, diffusion=flow.gamma * bound.sigma > 0
     )

@@ -192,7 +192,10 @@ def test_config_from_dev_zero_is_refused_quickly(capsys):
     assert time.perf_counter() - start < 5
 
 
-SLOW = CONFIG.replace("cells = 16", "cells = 256").replace("t_end = 0.2", "t_end = 1000.0")
+# 10⁶ steps (minutes even on the fast transport paths of issue 13), 10⁴ saved states.
+SLOW = CONFIG.replace("cells = 16", "cells = 256").replace(
+    "t_end = 0.2", "t_end = 100000.0\nsave_every = 100"
+)
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 130)])

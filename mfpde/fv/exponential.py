@@ -116,9 +116,16 @@ class RationalExponential:
     def __init__(self, matrix: sp.spmatrix, tau: float):
         r_inf, poles, residues = cf_exponential()
         self.r_inf, self.residues = r_inf, residues
-        scaled = (tau * matrix).tocsc().astype(complex)
-        identity = sp.identity(matrix.shape[0], format="csc", dtype=complex)
-        self.factors = [splu(scaled - z * identity) for z in poles]
+        n = matrix.shape[0]
+        # τA + I has the pattern of every τA − zI (diagonal included); only its data change.
+        pattern = (tau * matrix + sp.identity(n)).tocsc()
+        pattern.sort_indices()
+        diagonal = pattern.indices == np.repeat(np.arange(n), np.diff(pattern.indptr))
+        data = pattern.data - diagonal
+        self.factors = [
+            splu(sp.csc_matrix((data - z * diagonal, pattern.indices, pattern.indptr), (n, n)))
+            for z in poles
+        ]
 
     def apply(self, rho: np.ndarray) -> np.ndarray:
         """r(τA)ρ."""

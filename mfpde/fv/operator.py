@@ -17,8 +17,8 @@ is entrywise non-negative and column-stochastic), or by backward Euler (``"impli
 first order). The exact exponential has three paths (:mod:`mfpde.fv.exponential`):
 
 - ``"eigen"``: the eigendecomposition of the symmetric Slotboom form of A, computed once while the
-  field is frozen (the same array is passed again: linear energies), then two dense mat-vecs per
-  step;
+  field is frozen (a linear energy, :attr:`FlowOperator.linear`, or the same field array passed
+  again), then two dense mat-vecs per step;
 - ``"rational"``: the Carathéodory-Fejér rational approximation, 7 sparse LU solves per step, the
   factorisations reused while (A, τ) is frozen;
 - ``"expm_multiply"``: SciPy's Taylor series, ∝ ‖τA‖₁ sparse mat-vecs.
@@ -150,6 +150,9 @@ class FlowOperator(FlowOperatorBase):
             )
         super().__init__(grid.weights, log_pi, sigma, gamma, alpha, sigma_reaction)
         self.grid, self.scheme = grid, scheme
+        #: True when the field does not depend on the density (a linear energy, ``System.linear``):
+        #: the operator is frozen from the first step on. Set by :func:`mfpde.solve`.
+        self.linear = False
         self._frozen: FrozenTransport | None = None
 
     def assemble(self, phi: np.ndarray) -> sp.csr_matrix:
@@ -186,7 +189,7 @@ class FlowOperator(FlowOperatorBase):
         """The path of e^{τA} for ``scheme = "expm"`` (module docstring), else the scheme."""
         if self.scheme in EXPONENTIAL_PATHS:
             return self.scheme
-        moving = frozen.uses < 2
+        moving = not self.linear and frozen.uses < 2
         spread = np.ptp(frozen.phi) / self.sigma if self.sigma > 0 else np.inf
         if not moving and self.grid.size <= EIGEN_CELLS and spread <= EIGEN_RANGE:
             return "eigen"
