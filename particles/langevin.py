@@ -5,11 +5,12 @@ r"""Mean-field Langevin particles, Euler-Maruyama (MATH §3 item 2, §6.3).
 ξ_i iid standard normal, P_x the tangent projection of :meth:`mfpde.domains.Domain.tangent` (the
 identity on flat domains, v ↦ v − (x·v)x on S²) and Π_Ω the retraction of
 :meth:`mfpde.domains.Domain.project` (wrap on periodic axes, reflect at walls, which realises the
-no-flux condition; x ↦ x/|x| on S²). On S² the retraction adds the drift −2γση X of the Brownian
-motion of S² embedded in R³ (E|P_X ξ|² = 2, |X + Δ|^{−1} = 1 − |Δ|²/2 + O(|Δ|⁴)). The
-mean-field limit is the plain Fokker-Planck flow ∂_t μ = γ∇·(μ∇(δF/δμ + σU)) + γσΔμ (no kernel:
-the noise is the entropy; ∇, Δ are the surface operators on S²); the weak error of
-Euler-Maruyama is first order in η.
+no-flux condition; x ↦ x/|x| on S^{d−1}). On S^{d−1} ⊂ R^d the retraction adds the drift
+−(d − 1)γση X of the Brownian motion of the sphere embedded in R^d (E|P_X ξ|² = d − 1,
+|X + Δ|^{−1} = 1 − |Δ|²/2 + O(|Δ|⁴); :class:`mfpde.domains.Sphere`). The mean-field limit is the
+plain Fokker-Planck flow ∂_t μ = γ∇·(μ∇(δF/δμ + σU)) + γσΔμ (no kernel: the noise is the
+entropy; ∇, Δ are the surface operators on S^{d−1}); the weak error of Euler-Maruyama is first
+order in η.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ from mfpde.particles.fields import ParticleField
 from mfpde.particles.trajectory import Trajectory, initial_particles, simulate
 from mfpde.problem import OptimisationProblem
 
-__all__ = ["langevin", "langevin_move"]
+__all__ = ["langevin", "langevin_move", "tangent_step"]
+
+
+def tangent_step(domain, X: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """Π_Ω(X + P_X step): a step in the tangent spaces, then the retraction (MATH §6.3)."""
+    return domain.project(X + domain.tangent(X, step))
 
 
 def langevin_move(
@@ -36,8 +42,7 @@ def langevin_move(
     """One Euler-Maruyama step of length η with drift −γ∇g (``field`` without kernel)."""
     drift = field(X, w, want_gradient=True)[1]
     noise = np.sqrt(2 * gamma * field.sigma * dt) * rng.standard_normal(X.shape)
-    domain = field.domain
-    return domain.project(X + domain.tangent(X, noise - dt * gamma * drift))
+    return tangent_step(field.domain, X, noise - dt * gamma * drift)
 
 
 def langevin(

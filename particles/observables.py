@@ -21,6 +21,7 @@ __all__ = [
     "rmse",
     "Comparison",
     "time_average",
+    "time_average_weights",
 ]
 
 Observable = Callable[[np.ndarray], np.ndarray]
@@ -73,3 +74,18 @@ def time_average(times: np.ndarray, values: np.ndarray) -> np.ndarray:
     steps = np.diff(times)
     integral = np.cumsum(0.5 * steps * (values[..., 1:] + values[..., :-1]), axis=-1)
     return integral / (times[1:] - times[0])
+
+
+def time_average_weights(times: np.ndarray) -> np.ndarray:
+    """c_k with Σ_k c_k f(t_k) = (1/(t_K − t_0)) ∫_{t_0}^{t_K} f ds by the trapezoidal rule over
+    the saved times t_0 … t_K (the weights of the time-averaged measure μ̄ = Σ_k c_k μ_{t_k},
+    [003] Alg. 2, MATH §5.5); [1] for a single time. Σ_k c_k = 1.
+    """
+    times = np.asarray(times, dtype=float)
+    if len(times) == 1:
+        return np.ones(1)
+    steps = np.diff(times)
+    c = np.zeros(len(times))
+    c[:-1] += 0.5 * steps
+    c[1:] += 0.5 * steps
+    return c / (times[-1] - times[0])

@@ -46,11 +46,15 @@ def run_replicas(
     method: Callable[..., Trajectory],
     replicas: int,
     seed: int,
+    /,
     *args: Any,
     comm=None,
     **kwargs: Any,
 ) -> list[Trajectory] | None:
     """Run ``method(*args, seed=child_r, **kwargs)`` for r = 0 … R−1 (module docstring).
+
+    ``method``, ``replicas`` and ``seed`` are positional-only, so that ``kwargs`` may hold
+    options of those names for the particle method itself (``method="..."``).
 
     Parameters
     ----------

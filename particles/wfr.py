@@ -26,7 +26,7 @@ from mfpde.fv.grid import Grid
 from mfpde.kernels import Kernel
 from mfpde.particles.birth_death import birth_death_jump
 from mfpde.particles.fields import ParticleField
-from mfpde.particles.langevin import langevin_move
+from mfpde.particles.langevin import langevin_move, tangent_step
 from mfpde.particles.trajectory import Trajectory, initial_particles, simulate
 from mfpde.problem import OptimisationProblem, log_normalise
 
@@ -46,7 +46,7 @@ def weighted_step(
     g, grad = field(X, w, want_gradient=bool(gamma))
     g = sign * g
     if gamma:
-        X = field.domain.project(X - dt * gamma * sign * field.domain.tangent(X, grad))
+        X = tangent_step(field.domain, X, -dt * gamma * sign * grad)
     log_w = np.log(w) - dt * alpha * (g - w @ g)
     return X, np.exp(log_normalise(log_w, np.ones_like(w)))
 

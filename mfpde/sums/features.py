@@ -102,27 +102,36 @@ class Monomials(Features):
             [a for total in range(degree + 1) for a in _exponents(total, dim)], dtype=np.int64
         ).reshape(-1, dim)
         self.size = len(self.exponents)
+        # x^a as a product of ``degree`` factors of (x_1, …, x_d, 1): factor r of monomial f is
+        # coordinate _factors[f, r] (d for the constant), so sums cost O(n · F · degree)
+        self._factors = np.array(
+            [np.repeat(np.arange(dim + 1), np.append(a, degree - a.sum())) for a in self.exponents],
+            dtype=np.int64,
+        ).reshape(self.size, degree)
 
     def index(self, exponent) -> int:
         """Position of the monomial x^a in the feature vector."""
         hits = np.flatnonzero((self.exponents == np.asarray(exponent)).all(axis=1))
         return int(hits[0])
 
-    def _columns(self, points: np.ndarray) -> np.ndarray:
-        return np.prod(points[:, None, :] ** self.exponents[None, :, :], axis=-1)
+    def _factor_values(self, points: np.ndarray) -> np.ndarray:
+        """The factors of every monomial at every point, shape (n, F, degree)."""
+        extended = np.concatenate([points, np.ones((len(points), 1))], axis=1)
+        return extended[:, self._factors]
 
     def moments(self, points, strengths):
-        return strengths @ self._columns(points)
+        return strengths @ np.prod(self._factor_values(points), axis=-1)
 
     def combine(self, points, coefficients, gradient=False):
-        values = self._columns(points) @ coefficients
+        factors = self._factor_values(points)
+        values = np.prod(factors, axis=-1) @ coefficients
         if not gradient:
             return values, None
-        grads = np.empty(points.shape)
-        for k in range(self.dim):
-            lowered = self.exponents.copy()
-            factor = lowered[:, k].astype(float)
-            lowered[:, k] = np.maximum(lowered[:, k] - 1, 0)
-            columns = np.prod(points[:, None, :] ** lowered[None, :, :], axis=-1)
-            grads[:, k] = columns @ (factor * coefficients)
-        return values, grads
+        # ∂_k Π_r z_{f,r} = Σ_r [f's factor r is x_k] Π_{r' ≠ r} z_{f,r'}
+        grads = np.zeros((len(points), self.dim + 1))
+        for r in range(self.degree):
+            others = np.prod(np.delete(factors, r, axis=-1), axis=-1) * coefficients
+            target = np.zeros((self.size, self.dim + 1))
+            target[np.arange(self.size), self._factors[:, r]] = 1.0
+            grads += others @ target
+        return values, grads[:, : self.dim]
