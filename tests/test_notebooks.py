@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 import time
@@ -60,6 +61,29 @@ def execute(nb: nbformat.NotebookNode, cwd: Path) -> None:
     client.execute()
 
 
+def cell_error(exc: CellExecutionError) -> str:
+    """The failing cell and its traceback, without the terminal colour codes."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+
+
+def test_the_runner_uses_the_folder_and_size_and_reports_the_failing_cell(tmp_path, monkeypatch):
+    for name, value in isolated_environment("small", tmp_path, "Agg").items():
+        monkeypatch.setenv(name, value)
+    cells = [
+        "import os, sys, matplotlib\nprint(os.getcwd(), os.environ['MFPDE_NOTEBOOK_SIZE'], "
+        "sys.prefix, matplotlib.get_backend())",
+        "assert 1 + 1 == 3, 'the claim fails here'",
+        "print('never reached')",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    with pytest.raises(CellExecutionError) as info:
+        execute(nb, tmp_path)
+    assert "AssertionError: the claim fails here" in cell_error(info.value)
+    printed = nb.cells[0].outputs[0]["text"].split()
+    assert printed == [str(tmp_path), "small", sys.prefix, "Agg"]  # this venv's kernel
+    assert not nb.cells[2].outputs
+
+
 def test_the_notebooks_are_here():
     names = {p.name for p in NOTEBOOKS}
     assert {"001_kernelised_fisher_rao_chaos.ipynb", "002_two_layer_network.ipynb"} <= names
@@ -87,7 +111,7 @@ def test_notebook_runs_at_small_size(path, tmp_path, monkeypatch):
     try:
         execute(nbformat.read(path, as_version=4), tmp_path)
     except CellExecutionError as exc:
-        pytest.fail(f"{path.name}: a cell failed:\n{exc}", pytrace=False)
+        pytest.fail(f"{path.name}: a cell failed:\n{cell_error(exc)}", pytrace=False)
     assert sorted(path.parent.iterdir()) == folder  # nothing written into the repository
 
 
@@ -110,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             except CellExecutionError as exc:
                 status = "FAILED"
                 failed.append(path.name)
-                print(f"{path.name}: a cell failed:\n{exc}", file=sys.stderr)
+                print(f"{path.name}: a cell failed:\n{cell_error(exc)}", file=sys.stderr)
             seconds = time.perf_counter() - start
             print(f"{status:6} {path.name} ({args.size}, {seconds:.1f} s)", flush=True)
             nbformat.write(nb, args.out / path.name)  # the outputs up to a failing cell
