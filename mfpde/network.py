@@ -35,6 +35,12 @@ over the data vectorised (the compiler may reorder those additions). A pair of c
 round-off: no expansion, no finite differences; tanh is computed from expm1, within 3 ulp of
 libm's. Cost on two cores, N = 10⁵ neurons and L = 1000 data, one field with gradient: 0.13 s
 for relu, about 1.5 s for tanh (two passes of 10⁸ scalar transcendental calls).
+
+Readouts (MATH §7, [002]): :meth:`TwoLayerNetwork.readout` gives f(x; μ) of a mesh density or a
+quadrature, :meth:`~TwoLayerNetwork.particle_readout` of particle measures along trajectories
+and replicas, :meth:`~TwoLayerNetwork.output_loss` their loss, and
+:meth:`~TwoLayerNetwork.squared_distance` the ‖f^n_t − f_t‖²_{L²(ν̂)} of [002]'s dynamical CLT
+between particle networks and the mesh network.
 """
 
 from __future__ import annotations
