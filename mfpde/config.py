@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mfpde.domains import Sphere
 from mfpde.energies import Energy, Interaction, Potential
 from mfpde.errors import InputError
 from mfpde.flows import flow_from_name
@@ -164,8 +165,9 @@ class GameSetup:
         )
 
 
-def _payoff(p: Table, dims: tuple[int, int]) -> Bilinear:
-    """``payoff``: an expression in x and y, a callable, or ``"builtin:NAME"`` (``payoff_seed``)."""
+def _payoff(p: Table, dims: tuple[int, int], spheres: bool = False) -> Bilinear:
+    """``payoff``: an expression in x and y, a callable, or ``"builtin:NAME"`` (``payoff_seed``):
+    a sphere game of [003] §5.1 on S² × S² or, on spheres S^{d−1} (``spheres``), any d."""
     text = p.expression("payoff")
     if not text.startswith("builtin:"):
         if "payoff_seed" in p.data:
@@ -174,16 +176,24 @@ def _payoff(p: Table, dims: tuple[int, int]) -> Bilinear:
     if {"payoff_sum", "payoff_tolerance"} & set(p.data):
         raise InputError("[problem] a built-in payoff sums its moments: no payoff_sum or tolerance")
     name = text.removeprefix("builtin:")
-    if dims != (3, 3):
-        raise InputError(f"[problem] payoff {text!r} is a game on S² × S² (kind = 'sphere')")
+    if dims[0] != dims[1] or not (spheres or dims == (3, 3)):
+        raise InputError(
+            f"[problem] payoff {text!r} is a game on S² × S² or S^(d-1) × S^(d-1) (kind = 'sphere')"
+        )
     seed = p.data.get("payoff_seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError(f"[problem] payoff_seed must be an integer >= 0, got {seed!r}")
-    return sphere_game(name, seed)
+    return sphere_game(name, seed, dim=dims[0])
 
 
-def game_setup(cfg: dict) -> GameSetup:
+def game_setup(
+    cfg: dict, discretise: Callable[[dict, str], Discretisation | None] | None = None
+) -> GameSetup:
     """Read a game (MATH §2.2, §4): ``[problem] kind = "game"``, ``[domain_nu]`` for ν.
+
+    ``discretise(cfg, name)``, if given, reads ``[domain]`` and ``[domain_nu]`` first (None: the
+    mesh backends read them; particle runs read spheres S^{d−1} without a mesh there,
+    :mod:`mfpde.particles.config`).
 
     Expressions for μ are in ``x``/``x1, x2, x3``, those for ν (``reference_nu``,
     ``density_nu``) in ``y``/``y1, y2, y3``; the payoff ℓ uses both. Both players are on the
@@ -196,15 +206,23 @@ def game_setup(cfg: dict) -> GameSetup:
         {"kind", "payoff", "payoff_seed", "payoff_sum", "payoff_tolerance"}
         | {"sigma", "reference_mu", "reference_nu"},
     )
-    d_mu = _discretisation(cfg, "domain")
-    d_nu = _discretisation(cfg, "domain_nu") if "domain_nu" in cfg else d_mu
+
+    def read(name: str) -> Discretisation:
+        return (discretise and discretise(cfg, name)) or _discretisation(cfg, name)
+
+    d_mu = read("domain")
+    d_nu = read("domain_nu") if "domain_nu" in cfg else d_mu
     if type(d_mu.grid) is not type(d_nu.grid):
         raise InputError("[domain] and [domain_nu] must use the same backend")
     p.required("payoff")
     problem = GameProblem(
         d_mu.domain,
         d_nu.domain,
-        _payoff(p, (d_mu.grid.dim, d_nu.grid.dim)),
+        _payoff(
+            p,
+            (d_mu.grid.dim, d_nu.grid.dim),
+            all(isinstance(d.domain, Sphere) for d in (d_mu, d_nu)),
+        ),
         p.number("sigma", 1.0, minimum=0.0),
         Reference(p.expression("reference_mu", "uniform")),
         Reference(p.expression("reference_nu", "uniform")),

@@ -9,7 +9,15 @@ The flow is the method's (``[flow] kind`` defaults to it and must not contradict
 the particles' γ, α). The particles are saved at the mesh solution's saved times, which needs a
 fixed ``[time] dt`` whose saving interval dt · save_every is a whole number of particle steps.
 The output file is the mesh solution's with ``/mu/particles/positions`` (n_saved × R × N × d) and
-``/mu/particles/weights`` (n_saved × R × N), and the same under ``/nu/`` for games.
+``/mu/particles/weights`` (n_saved × R × N), and the same under ``/nu/`` for games; games with a
+sphere payoff (``builtin:ell_a``, ``builtin:ell_b``) add ``/particles/ni_error`` and
+``/particles/ni_error_average`` (R × n_saved: the exact unregularised NI of each replica's
+measures and of their time averages, MATH §2.2, :func:`mfpde.particles.games.game_ni`).
+
+Games on spheres: ``[domain] kind = "sphere"`` with ``dim = d`` (default 3) puts both players on
+S^{d−1} ⊂ R^d (expressions in x1 … xd, y1 … yd). With ``refinement = r`` (d = 3 only) the
+mean-field PDE is solved on the icosphere beside the particles; without it the run is particles
+only (any d ≥ 2): the file holds ``/time``, the particles and their NI, and the attributes.
 
 Under ``mpiexec -n P`` (:func:`mfpde.particles.replicas.mpi_world`) the replicas are split over the
 ranks by :func:`mfpde.particles.run_replicas`; rank 0 gathers them, solves the (serial) mesh PDE and
@@ -20,15 +28,18 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from importlib.metadata import version
 from typing import Any
 
 import h5py
 import numpy as np
 
 from mfpde.config import game_setup, optimisation_setup
+from mfpde.domains import Sphere
 from mfpde.errors import InputError
 from mfpde.fv.grid import Grid
+from mfpde.games import SphereGame
 from mfpde.kernels import SUM_METHODS, VARIANTS, Kernel, solve_kernelised
 from mfpde.particles.birth_death import birth_death
 from mfpde.particles.games import langevin_da, mirror_descent, wfr_da
@@ -36,9 +47,10 @@ from mfpde.particles.langevin import langevin
 from mfpde.particles.replicas import mpi_world, run_replicas, stack
 from mfpde.particles.trajectory import Trajectory
 from mfpde.particles.wfr import weighted_wfr, wfr_jump
+from mfpde.quadrature import Quadrature
 from mfpde.resources import check_particles, require_steps
-from mfpde.storage import atomic_path
-from mfpde.tables import Run, Table
+from mfpde.storage import atomic_path, write_h5_file
+from mfpde.tables import Discretisation, Run, Table
 
 __all__ = ["METHODS", "Method", "ParticleResult", "particle_run", "read_kernel"]
 
@@ -74,33 +86,52 @@ PARTICLE_KEYS = {"method", "n", "seed", "replicas", "dt"}
 
 @dataclass
 class ParticleResult:
-    """The mesh solution and the replicas' particles per measure (``"mu"``, ``"nu"``); ``mesh``
-    is None on MPI ranks other than 0, which write nothing."""
+    """The mesh solution (None for a run of particles only), the replicas' particles per measure
+    (``"mu"``, ``"nu"``) and their ``observers`` (replica × saved time); ``particles`` is empty on
+    MPI ranks other than 0, which write nothing."""
 
     mesh: Any
     particles: dict[str, Trajectory]
     attrs: dict[str, Any]
+    observers: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def times(self) -> np.ndarray:
-        return self.mesh.times
+        return self.mesh.times if self.mesh is not None else self.particles["mu"].times
 
     def save(self, path, config: str = "") -> None:
-        """The mesh solution's file plus ``/<measure>/particles/{positions,weights}``
-        (module docstring), written atomically; nothing on MPI ranks other than 0."""
+        """The mesh solution's file (or ``/time`` and the attributes ``config``,
+        ``mfpde_version``) plus ``/<measure>/particles/{positions,weights}`` and
+        ``/particles/<observer>`` (module docstring), written atomically; nothing on MPI ranks
+        other than 0."""
+        if not self.particles:
+            return
         if self.mesh is None:
+
+            def fill(f: h5py.File) -> None:
+                f["time"] = self.times
+                f.attrs["config"] = config
+                f.attrs["mfpde_version"] = version("mfpde")
+                self._append(f)
+
+            write_h5_file(path, fill)
             return
         with atomic_path(path) as tmp:
             self.mesh.save(tmp, config)
             buffer = io.BytesIO(tmp.read_bytes())  # appended in memory (storage.write_h5_file)
             with h5py.File(buffer, "a") as f:
-                for name, trajectory in self.particles.items():
-                    group = f[name].create_group("particles")
-                    group["positions"] = trajectory.positions
-                    group["weights"] = trajectory.weights
-                for key, value in self.attrs.items():
-                    f.attrs[f"particles_{key}"] = value
+                self._append(f)
             tmp.write_bytes(buffer.getbuffer())
+
+    def _append(self, f: h5py.File) -> None:
+        for name, trajectory in self.particles.items():
+            group = f.require_group(name).create_group("particles")
+            group["positions"] = trajectory.positions
+            group["weights"] = trajectory.weights
+        for name, values in self.observers.items():
+            f.require_group("particles")[name] = values
+        for key, value in self.attrs.items():
+            f.attrs[f"particles_{key}"] = value
 
 
 def _seed(t: Table) -> int:
@@ -172,9 +203,8 @@ def particle_run(cfg: dict, kind: str, text: str) -> Run:
             f"[particles] method {name!r} follows the flow {method.flow!r}, "
             f"not [flow] kind = {flow_table['kind']!r}"
         )
-    setup = (optimisation_setup if kind == "optimisation" else game_setup)(
-        {**cfg, "flow": flow_table}
-    )
+    cfg = {**cfg, "flow": flow_table}
+    setup = optimisation_setup(cfg) if kind == "optimisation" else game_setup(cfg, _sphere)
     if name == "wfr_da" and setup.problem.sigma != 0:
         raise InputError(
             "[particles] wfr_da particles are the sigma = 0 algorithm of [003] (Alg. 2): "
@@ -200,7 +230,9 @@ def particle_run(cfg: dict, kind: str, text: str) -> Run:
 
     def result(progress: bool = True) -> ParticleResult:
         out = execute(progress)
-        return ParticleResult(None, {}, attrs) if out is None else ParticleResult(*out, attrs)
+        if out is None:  # MPI ranks other than 0
+            return ParticleResult(None, {}, attrs)
+        return ParticleResult(out[0], out[1], attrs, *out[2:])
 
     return Run(result, text, parallel=True)
 
@@ -220,7 +252,32 @@ def _rates(flow) -> dict[str, float]:
 
 def _finite_volumes(grid) -> None:
     if not isinstance(grid, Grid):
-        raise InputError("[particles] need a finite-volume [domain] (interval, box, torus, circle)")
+        raise InputError(
+            "[particles] need a finite-volume [domain] (interval, box, torus, circle; "
+            'games also kind = "sphere")'
+        )
+
+
+def _sphere(cfg: dict, name: str) -> Discretisation | None:
+    """``[domain] kind = "sphere"`` of a particle game without ``refinement``: S^{d−1} with
+    ``dim = d`` and no mesh (module docstring); None for any other table (the mesh backends
+    read it; ``dim`` = 3 with a refinement is the icosphere)."""
+    data = cfg.get(name, {})
+    if not (isinstance(data, dict) and data.get("kind") == "sphere"):
+        return None
+    t = Table(data, name, {"kind", "dim", "refinement", "backend"})
+    d = t.integer("dim", 3)
+    if "refinement" in data:
+        if d != 3:
+            raise InputError(
+                f"[{name}] refinement: the mesh is the icosphere of S² (dim = 3), not S^{d - 1}: "
+                "remove refinement for a run of particles only"
+            )
+        return None
+    sphere = Sphere(d)
+    # the points ±e_k only let the reader check the problem on S^{d−1} (no mesh is solved)
+    points = np.concatenate([np.eye(d), -np.eye(d)])
+    return Discretisation(sphere, Quadrature(points, np.full(2 * d, 0.5 / d), sphere), None, None)
 
 
 def _optimisation(setup, method: Method, kernel, run, replicate):
@@ -256,7 +313,8 @@ def _optimisation(setup, method: Method, kernel, run, replicate):
 
 
 def _game(setup, run, replicate):
-    _finite_volumes(setup.grids[0])
+    if not isinstance(setup.problem.domain_mu, Sphere):
+        _finite_volumes(setup.grids[0])
     flow = setup.flow
     if _rates(flow.mu) != _rates(flow.nu):
         raise InputError("[particles] game methods use the same rates for both players")
@@ -266,7 +324,7 @@ def _game(setup, run, replicate):
         games = replicate(setup.problem, *setup.densities, **options)
         if games is None:  # MPI ranks other than 0
             return None
-        mesh = setup.execute(progress)
+        mesh = None if setup.solve is None else setup.execute(progress)
         particles = {
             name: stack(
                 [
@@ -278,6 +336,10 @@ def _game(setup, run, replicate):
             )
             for name in ("mu", "nu")
         }
-        return mesh, particles
+        observers = {}
+        if isinstance(setup.problem.payoff, SphereGame):
+            observers = {name: np.array([getattr(g, name) for g in games])
+                         for name in ("ni_error", "ni_error_average")}  # fmt: skip
+        return mesh, particles, observers
 
     return execute

@@ -18,12 +18,15 @@ h = 0.4), N = 2000, R = 16, η = 0.05 → 0.025: z = 0.98, 3.14, 2.06 for ⟨x3�
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.special import iv
 from scipy.stats import chi2
 
 import mfpde
+from mfpde.cli import main
 from mfpde.domains import Sphere
 from mfpde.fem import P1Space, icosphere, solve, solve_kernelised
 from mfpde.games import Bilinear, GameProblem, ni_error_empirical, sphere_game
@@ -34,8 +37,10 @@ from mfpde.particles.langevin import langevin
 from mfpde.particles.observables import compare, replica_expectations, time_average_weights
 from mfpde.particles.replicas import run_replicas
 from mfpde.quadrature import Quadrature
+from mfpde.storage import read_h5
 from mfpde.sums.gaussian import von_mises_fisher
 
+ROOT = Path(__file__).resolve().parents[1]
 PROBLEM = mfpde.OptimisationProblem(Sphere(), mfpde.Potential("x3"), sigma=0.5)
 INITIAL = "exp(2*x1)"
 TIMES = (0.0, 0.5, 1.0)
@@ -241,3 +246,28 @@ def test_run_replicas_passes_an_option_named_method():
 
     out = run_replicas(simulate, 2, 7, method="m")
     assert [o[0] for o in out] == ["m", "m"] and out[0][1] != out[1][1]
+
+
+def test_particle_games_on_spheres_from_configs(tmp_path, capsys):
+    # the example (S⁴, WFR-DA, no mesh) at a smaller size; its NI is that of the saved particles
+    text = (ROOT / "examples" / "sphere_game_particles.toml").read_text()
+    text = text.replace("t_end = 5.0", "t_end = 1.0").replace("replicas = 4", "replicas = 2")
+    config, out = tmp_path / "game.toml", tmp_path / "game.h5"
+    config.write_text(text)
+    assert main(["run", str(config), "-q", "-o", str(out)]) == 0
+    data = read_h5(out)
+    positions, weights = data["mu"]["particles"]["positions"], data["mu"]["particles"]["weights"]
+    assert positions.shape == (3, 2, 50, 5) and data["particles"]["ni_error"].shape == (2, 3)
+    nu = data["nu"]["particles"]
+    game = sphere_game("ell_a", 0, 5)
+    ni = ni_error_empirical(game, (positions[-1, 1], weights[-1, 1]),
+                            (nu["positions"][-1, 1], nu["weights"][-1, 1]))  # fmt: skip
+    assert abs(data["particles"]["ni_error"][1, -1] - ni.value) < 1e-12 * ni.value
+    # meshes have S² only: one line, exit 2, nothing written
+    mesh_run = text[: text.index("[particles]")] + text[text.index("[time]") :]
+    for bad in (text.replace("dim = 5", "dim = 5\nrefinement = 2"), mesh_run):
+        config.write_text(bad)
+        out.unlink(missing_ok=True)
+        assert main(["run", str(config), "-q", "-o", str(out)]) == 2 and not out.exists()
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "icosphere of S² (dim = 3)" in err

@@ -4,7 +4,7 @@ Read by :mod:`mfpde.config` when ``backend = "dolfinx"`` or the kind is ``"spher
 ``"mesh"``:
 
 - ``kind = "sphere"``, ``refinement = r``: the icosphere of S² (10·4^r + 2 nodes, coordinates
-  x1, x2, x3);
+  x1, x2, x3; ``dim`` may only be 3: particle runs have S^{d−1} for any d);
 - ``kind = "mesh"``, ``file = "domain.msh"`` (a 2-D gmsh file), or ``shape = "disk"`` (``radius``)
   or ``"lshape"``, with the mesh size ``h``;
 - ``kind = "interval"`` or ``"box"`` with ``lower``, ``upper``, ``cells``: the Kuhn triangulation.
@@ -39,7 +39,12 @@ def discretisation(data: dict, time: dict, name: str = "domain") -> Discretisati
     if scheme != "implicit_euler":
         raise InputError(f'[time] scheme = {scheme!r}: backend = "dolfinx" has "implicit_euler"')
     if kind == "sphere":
-        t = Table(data, name, {"kind", "backend", "refinement"})
+        t = Table(data, name, {"kind", "backend", "refinement", "dim"})
+        if t.integer("dim", 3) != 3:
+            raise InputError(
+                f'[{name}] kind = "sphere" with dim = {data["dim"]}: the mesh is the icosphere of '
+                "S² (dim = 3); S^(d-1) for other d is for particle runs ([particles] only)"
+            )
         t.required("refinement")
         domain, mesh = Sphere(), icosphere(t.integer("refinement"))
     elif kind == "mesh":
