@@ -10,6 +10,7 @@ nbclient in a fresh ``python3`` kernel from this environment, in a temporary wor
 As a script, the same runner executes them at another size and keeps the executed copies:
 
     python tests/test_notebooks.py --size full --out notebooks/out   # tools/notebooks.sh
+    python tests/test_notebooks.py --size small --out /tmp/nb 002_two_layer_network.ipynb
 """
 
 from __future__ import annotations
@@ -121,13 +122,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--size", default="full", choices=("small", "full"))
     parser.add_argument("--out", type=Path, default=ROOT / "notebooks" / "out")
+    parser.add_argument("names", nargs="*", help="notebook file names (default: all of them)")
     args = parser.parse_args(argv)
+    unknown = set(args.names) - {p.name for p in NOTEBOOKS}
+    if unknown:
+        parser.error(f"no notebook {sorted(unknown)[0]!r} in notebooks/")
     args.out.mkdir(parents=True, exist_ok=True)
     failed = []
     with tempfile.TemporaryDirectory() as scratch:
         backend = "module://matplotlib_inline.backend_inline"  # figures kept in the outputs
         os.environ.update(isolated_environment(args.size, Path(scratch), backend))
-        for path in NOTEBOOKS:
+        for path in [p for p in NOTEBOOKS if not args.names or p.name in args.names]:
             nb, status, start = nbformat.read(path, as_version=4), "ok", time.perf_counter()
             try:
                 execute(nb, args.out)
