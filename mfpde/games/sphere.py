@@ -87,6 +87,16 @@ class SphereGame(Bilinear):
 
         super().__init__(self.ell_b if convex else self.ell_a, kernel=kernel)
 
+    @property
+    def scale(self) -> float:
+        """max(‖sym Q₀‖₂, ‖A₁‖₂, ‖sym Q₂‖₂, ‖M‖₂): the size of ℓ and of its Hessians on the
+        sphere (|ℓ| ≤ 3·scale + |a₀| + |a₁|), the unit that makes step sizes and temperatures
+        comparable across d (ℓ_b grows like d, ℓ_a like √d)."""
+        return max(
+            float(np.linalg.norm(M, 2))
+            for M in (_sym(self.quadratic_x), self.bilinear, _sym(self.quadratic_y), self.cross)
+        )
+
     def ell_a(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """ℓ_a(x, y) on broadcasting point arrays of shape (..., d)."""
         A, a = self.A, self.a
