@@ -60,7 +60,12 @@ def test_chaos_section_slopes_contain_theory(outdir):
         assert bool(f.attrs["passed"])
         results = {k: f["results"][k] for k in f["results"]}
         groups = {k: v for k, v in results.items() if isinstance(v, h5py.Group)}
-        slopes = {k: float(v["slope"][()]) for k, v in groups.items()}
+        slopes = {k: float(v["slope"][()]) for k, v in groups.items() if "bias" not in k}
+        # the bias a + b/N of MATH §7 is measured and reported (inconclusive at these sizes)
+        assert sorted(k for k in groups if k.startswith("bias")) == [
+            "bias ⟨cos(x)⟩ t=1",
+            "bias ⟨sin(2*x)⟩ t=1",
+        ]
         assert len(f["items"]) == 4 * 12 + 1
     theory = {"RMSE": -0.5, "E W₁": -0.5, "E MMD²": -1.0, "E KDE-L¹": -0.5}
     assert len(slopes) == 5
