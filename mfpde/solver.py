@@ -22,7 +22,7 @@ import numpy as np
 from mfpde import checks
 from mfpde.energies import as_function, finite_values
 from mfpde.equilibrium import gibbs_minimiser
-from mfpde.errors import InputError
+from mfpde.errors import InputError, NumericalError
 from mfpde.flows import Flow
 from mfpde.fv.grid import Grid
 from mfpde.fv.operator import FlowOperator
@@ -247,10 +247,35 @@ def solve(
         for name in OBSERVERS
         if name in wanted and (rho_star is not None or name not in ("energy_gap", "lyapunov"))
     ]
-    return run_to_solution(
+    solution = run_to_solution(
         system, rho0, grid, flow, problem, rho_star, chosen,
         t_end=t_end, dt=dt, tolerance=tolerance, save_every=save_every, progress=progress,
     )  # fmt: skip
+    if "energy" in solution.observers:
+        check_descent(solution.times, solution.observers["energy"])
+    return solution
+
+
+#: Relative rise of F^σ between saved states above which a run is unstable (see check_descent).
+DESCENT_TOLERANCE = 1e-6
+
+
+def check_descent(times: np.ndarray, energy: np.ndarray) -> None:
+    """Raise NumericalError if the free energy F^σ rose: the time steps were unstable.
+
+    Every flow of MATH §3 is a gradient flow of F^σ, so dF^σ/dt = −(dissipation) ≤ 0; the
+    second-order splitting keeps F^σ(ρ_n) within O(dt²) of the exact, decreasing values, far
+    below a rise of ``DESCENT_TOLERANCE`` × (1 + max |F^σ|). A larger rise (a stiff
+    interaction stepped with too large a dt: F^σ went from 100 to 500) is no answer at all.
+    """
+    rise = np.diff(energy)
+    scale = 1.0 + np.abs(energy).max()
+    if rise.size and rise.max() > DESCENT_TOLERANCE * scale:
+        k = int(np.argmax(rise))
+        raise NumericalError(
+            f"the free energy rose by {rise[k]:.3g} at t = {times[k + 1]:.6g} (a gradient flow "
+            "decreases it): the time steps are unstable, reduce dt"
+        )
 
 
 def run_to_solution(
