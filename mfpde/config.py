@@ -105,8 +105,14 @@ class OptimisationSetup:
         )
 
 
-def optimisation_setup(cfg: dict) -> OptimisationSetup:
-    """Read ``[problem]`` (an optimisation), ``[domain]``, ``[flow]``, ``[initial]``, ``[time]``."""
+def optimisation_setup(
+    cfg: dict, discretise: Callable[[dict, str], Discretisation | None] | None = None
+) -> OptimisationSetup:
+    """Read ``[problem]`` (an optimisation), ``[domain]``, ``[flow]``, ``[initial]``, ``[time]``.
+
+    ``discretise(cfg, "domain")``, if given, reads ``[domain]`` first (as for
+    :func:`game_setup`: particle runs on spheres S^{d−1} without a mesh).
+    """
     p = Table(
         cfg.get("problem", {}),
         "problem",
@@ -114,7 +120,7 @@ def optimisation_setup(cfg: dict) -> OptimisationSetup:
         | {"interaction", "interaction_sum"}
         | {"interaction_tolerance"},
     )
-    d = _discretisation(cfg)
+    d = (discretise and discretise(cfg, "domain")) or _discretisation(cfg)
     domain, grid, run = d.domain, d.grid, d.solve
     problem = OptimisationProblem(
         domain,

@@ -204,7 +204,7 @@ def particle_run(cfg: dict, kind: str, text: str) -> Run:
             f"not [flow] kind = {flow_table['kind']!r}"
         )
     cfg = {**cfg, "flow": flow_table}
-    setup = optimisation_setup(cfg) if kind == "optimisation" else game_setup(cfg, _sphere)
+    setup = (optimisation_setup if kind == "optimisation" else game_setup)(cfg, _sphere)
     if name == "wfr_da" and setup.problem.sigma != 0:
         raise InputError(
             "[particles] wfr_da particles are the sigma = 0 algorithm of [003] (Alg. 2): "
@@ -281,32 +281,44 @@ def _sphere(cfg: dict, name: str) -> Discretisation | None:
 
 
 def _optimisation(setup, method: Method, kernel, run, replicate):
-    _finite_volumes(setup.grid)
-    if kernel is not None and setup.time["scheme"] != "expm":
-        raise InputError('kernelised mesh solves use [time] scheme = "expm"')
+    on_sphere = isinstance(setup.problem.domain, Sphere)
+    if not on_sphere:
+        _finite_volumes(setup.grid)
+    if kernel is not None and setup.solve is not None and isinstance(setup.grid, Grid):
+        if setup.time["scheme"] != "expm":
+            raise InputError('kernelised mesh solves use [time] scheme = "expm"')
     mesh_time = {k: v for k, v in setup.time.items() if k != "scheme"}
     problem, flow, initial, grid = setup.problem, setup.flow, setup.initial, setup.grid
     options = {**run, **_rates(flow)}
     if kernel is not None:
-        options |= {"kernel": kernel, "grid": grid}
+        if setup.solve is None and kernel.variant == "smoothed_kl":
+            raise InputError(
+                '[kernel] variant "smoothed_kl" integrates over a mesh: on a sphere without '
+                '[domain] refinement use "density" or "blob"'
+            )
+        options |= {"kernel": kernel, "grid": grid if setup.solve is not None else None}
 
     def execute(progress: bool):
         trajectories = replicate(problem, initial, **options)
         if trajectories is None:  # MPI ranks other than 0
             return None
-        if kernel is None:
+        if setup.solve is None:  # S^{d−1} without a mesh: particles only
+            mesh = None
+        elif kernel is None:
             mesh = setup.execute(progress)
-        else:
+        elif isinstance(grid, Grid):
             mesh = solve_kernelised(
-                problem,
-                flow,
-                initial,
-                kernel,
-                grid=grid,
-                kernelised_transport=method.kernelised_transport,
-                progress=progress,
-                **mesh_time,
-            )
+                problem, flow, initial, kernel, grid=grid,
+                kernelised_transport=method.kernelised_transport, progress=progress, **mesh_time,
+            )  # fmt: skip
+        else:  # the icosphere (P1): the kernelised flow of MATH §3.2 on the nodes
+            from mfpde.fem import solve_kernelised as solve_kernelised_p1
+
+            mesh = solve_kernelised_p1(
+                problem, flow, initial, kernel, space=grid,
+                kernelised_transport=method.kernelised_transport, progress=progress,
+                **{k: v for k, v in setup.time.items() if k != "scheme"},
+            )  # fmt: skip
         return mesh, {"mu": stack(trajectories)}
 
     return execute

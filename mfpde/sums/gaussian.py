@@ -207,6 +207,11 @@ def smoothing_kernel(bandwidth: float, domain, method: str = "fast", tolerance: 
         raise InputError(
             f"the smoothing kernel needs its domain (a Domain or the Sphere), got {domain!r}"
         )
+    if isinstance(domain, Sphere) and domain.dim != 3:
+        raise InputError(
+            "the von Mises-Fisher smoothing kernel is built for S² (dim = 3), "
+            f"not S^{domain.dim - 1}"
+        )
     h = float(bandwidth)
     box = bounding_box(domain)
     reach = np.sqrt(2 * np.log(10 / tolerance))  # e^{−reach²/2} = tolerance/10
