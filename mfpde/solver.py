@@ -211,8 +211,7 @@ def solve(
     checks.instance("flow", flow, Flow, "a Flow (mfpde.fisher_rao(), fokker_planck() or wfr())")
     if space not in SPACES:
         raise InputError(f"unknown space {space!r} (choose from {', '.join(SPACES)})")
-    unknown = sorted(set(observers) - set(OBSERVERS)) if not isinstance(observers, str) else [0]
-    if unknown:
+    if isinstance(observers, str) or not set(observers) <= set(OBSERVERS):
         raise InputError(
             f"observers must be a list of names from {', '.join(OBSERVERS)}, got {observers!r:.60}"
         )

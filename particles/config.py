@@ -253,13 +253,13 @@ def _rates(flow) -> dict[str, float]:
 def _finite_volumes(grid) -> None:
     if not isinstance(grid, Grid):
         raise InputError(
-            "[particles] need a finite-volume [domain] (interval, box, torus, circle; "
-            'games also kind = "sphere")'
+            "[particles] need a finite-volume [domain] (interval, box, torus, circle) "
+            'or kind = "sphere"'
         )
 
 
 def _sphere(cfg: dict, name: str) -> Discretisation | None:
-    """``[domain] kind = "sphere"`` of a particle game without ``refinement``: S^{d−1} with
+    """``[domain] kind = "sphere"`` of a particle run without ``refinement``: S^{d−1} with
     ``dim = d`` and no mesh (module docstring); None for any other table (the mesh backends
     read it; ``dim`` = 3 with a refinement is the icosphere)."""
     data = cfg.get(name, {})
@@ -281,8 +281,7 @@ def _sphere(cfg: dict, name: str) -> Discretisation | None:
 
 
 def _optimisation(setup, method: Method, kernel, run, replicate):
-    on_sphere = isinstance(setup.problem.domain, Sphere)
-    if not on_sphere:
+    if not isinstance(setup.problem.domain, Sphere):
         _finite_volumes(setup.grid)
     if kernel is not None and setup.solve is not None and isinstance(setup.grid, Grid):
         if setup.time["scheme"] != "expm":
@@ -316,8 +315,7 @@ def _optimisation(setup, method: Method, kernel, run, replicate):
 
             mesh = solve_kernelised_p1(
                 problem, flow, initial, kernel, space=grid,
-                kernelised_transport=method.kernelised_transport, progress=progress,
-                **{k: v for k, v in setup.time.items() if k != "scheme"},
+                kernelised_transport=method.kernelised_transport, progress=progress, **mesh_time,
             )  # fmt: skip
         return mesh, {"mu": stack(trajectories)}
 

@@ -148,7 +148,7 @@ def _setup(problem, initial_mu, initial_nu, n, seed):
 
 
 def _run(problem, step, state, t_end, dt, save_every) -> GameTrajectory:
-    _check_run(len(state[0]), t_end, dt, save_every)
+    _check_run(state[0], t_end, dt, save_every)
     saved = [[s.copy() for s in state]]
     times, t, steps = [0.0], 0.0, 0
     while t < t_end * (1 - 1e-12):

@@ -45,21 +45,23 @@ class Trajectory:
         return np.sum(self.weights * values.reshape(self.weights.shape), axis=1)
 
 
-def _check_run(n: int, t_end: float, dt: float, save_every: int) -> None:
-    """Refuse a run with bad arguments or more steps than the step limit (one-line InputError)."""
+def _check_run(X: np.ndarray, t_end: float, dt: float, save_every: int) -> None:
+    """Refuse a run of the positions X (N × d) with bad arguments, more steps than the step
+    limit or more stored states than the memory limit (one-line InputError)."""
+    n, dim = X.shape
     integer("number of particles", n, minimum=2)
     t_end = number("t_end", t_end, positive=True)
     dt = number("dt", dt, positive=True)
     integer("save_every (steps)", save_every)
     require_steps(t_end / dt, "the particle run")
-    check_particles(n, 1, 1, saved_states(t_end, dt, save_every), "the particle run")
+    check_particles(n, 1, dim, saved_states(t_end, dt, save_every), "the particle run")
 
 
 def simulate(
     step: Step, X: np.ndarray, w: np.ndarray, *, t_end: float, dt: float, save_every: int = 1
 ) -> Trajectory:
     """Advance (X, w) with ``step`` to ``t_end`` in steps η = ``dt`` and return the trajectory."""
-    _check_run(len(X), t_end, dt, save_every)
+    _check_run(X, t_end, dt, save_every)
     times, positions, weights = [0.0], [X.copy()], [w.copy()]
     t, steps = 0.0, 0
     while t < t_end * (1 - 1e-12):
