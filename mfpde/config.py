@@ -10,6 +10,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from mfpde.domains import Sphere
@@ -27,7 +28,7 @@ from mfpde.games import (
 )
 from mfpde.problem import OptimisationProblem, Reference
 from mfpde.resources import check_run
-from mfpde.solver import solve
+from mfpde.solver import SPACES, solve
 from mfpde.sums import METHODS
 from mfpde.tables import Discretisation, Run, Table, domain_from_table, time_options
 
@@ -68,7 +69,10 @@ def _discretisation(cfg: dict, name: str = "domain") -> Discretisation:
     """``[domain]`` (or ``[domain_nu]``) → :class:`Discretisation` for its ``backend``.
 
     ``backend = "fv"`` (finite volumes, the default) or ``"dolfinx"`` (P1 finite elements, the
-    default for the kinds ``"sphere"`` and ``"mesh"``; read by :mod:`mfpde.fem.config`).
+    default for the kinds ``"sphere"`` and ``"mesh"``; read by :mod:`mfpde.fem.config`). On the
+    grid backend ``space`` picks the discretisation of :func:`mfpde.solve`: ``"fv"`` (default),
+    ``"fourier"`` (periodic boxes) or ``"legendre"`` (Lobatto nodes on walled axes; ``cells``
+    counts nodes), the spectral ones for optimisation flows only.
     """
     data = cfg.get(name, {})
     mesh_kind = isinstance(data, dict) and data.get("kind") in ("sphere", "mesh")
@@ -79,8 +83,19 @@ def _discretisation(cfg: dict, name: str = "domain") -> Discretisation:
         from mfpde.fem.config import discretisation  # imports DOLFINx only when asked for
 
         return discretisation(data, cfg.get("time", {}), name)
-    domain, cells = domain_from_table({k: v for k, v in data.items() if k != "backend"}, name)
-    return Discretisation(domain, Grid(domain, cells), solve, solve_game)
+    space = Table(data, name, set(data)).string("space", "fv", tuple(SPACES))
+    rest = {k: v for k, v in data.items() if k not in ("backend", "space")}
+    domain, cells = domain_from_table(rest, name)
+    if space == "fv":
+        return Discretisation(domain, Grid(domain, cells), solve, solve_game)
+    grid_type, _ = SPACES[space]
+    return Discretisation(
+        domain, grid_type(domain, cells), partial(solve, space=space), partial(_no_game, space)
+    )
+
+
+def _no_game(space: str, *args, **kwargs):
+    raise InputError(f'[domain] space = "{space}" solves optimisation flows only (games: "fv")')
 
 
 @dataclass

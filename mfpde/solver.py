@@ -26,7 +26,7 @@ from mfpde.errors import InputError, NumericalError
 from mfpde.flows import Flow
 from mfpde.fv.grid import Grid
 from mfpde.fv.operator import FlowOperator
-from mfpde.fv.spectral import FourierFlowOperator
+from mfpde.fv.spectral import LobattoGrid, SpectralFlowOperator
 from mfpde.observers import (
     DissipationResidual,
     EnergyGap,
@@ -53,11 +53,13 @@ __all__ = [
 
 #: The observers :func:`solve` can record, all by default (``observers=`` selects).
 OBSERVERS = ("mass", "min_density", "energy", "energy_gap", "lyapunov", "dissipation_residual")
-#: Spatial discretisations of :func:`solve` on a grid: the positive second-order finite volumes
-#: (default) and the Fourier pseudo-spectral operator of periodic grids (:mod:`mfpde.fv.spectral`).
-SPACES: dict[str, Callable[..., FlowOperatorBase]] = {
-    "fv": FlowOperator,
-    "fourier": FourierFlowOperator,
+#: Spatial discretisations of :func:`solve` on a grid, as (grid type, operator type): the positive
+#: second-order finite volumes (default), the Fourier pseudo-spectral operator on the cells of a
+#: periodic grid and the Legendre-Gauss-Lobatto one on walled axes (:mod:`mfpde.fv.spectral`).
+SPACES: dict[str, tuple[type, Callable[..., FlowOperatorBase]]] = {
+    "fv": (Grid, FlowOperator),
+    "fourier": (Grid, SpectralFlowOperator),
+    "legendre": (LobattoGrid, SpectralFlowOperator),
 }
 #: Floor of the zero cells of an initial density that diffusion makes positive at once.
 ZERO_FLOOR = 1e-300
@@ -111,7 +113,7 @@ def resolve_grid(domain, cells, grid, caller: str, suffix: str = ""):
     many = isinstance(cells, (tuple, list))
     shape = tuple(checks.integer(f"cells{suffix}", n) for n in (cells if many else (cells,)))
     check_grid_size(float(np.prod(np.asarray(shape, dtype=float))), f"cells{suffix} = {cells}")
-    return Grid(domain, shape if many else shape[0])
+    return grid_type(domain, shape if many else shape[0])
 
 
 def check_transport(flow: Flow, sigma: float) -> None:
@@ -192,10 +194,12 @@ def solve(
         ``operator_type(grid, log_pi, sigma, gamma, alpha, scheme)`` builds the flow operator;
         another backend passes its own (e.g. :class:`mfpde.fem.operator.P1FlowOperator` with a
         :class:`mfpde.fem.space.P1Space` as ``grid``). Default: the one of ``space``.
-    space : {"fv", "fourier"}
-        On a grid: the positive second-order Scharfetter-Gummel finite volumes (default) or the
-        Fourier pseudo-spectral transport of :mod:`mfpde.fv.spectral` (periodic grids, smooth
-        problems: spectral accuracy, mass-conserving, positivity not guaranteed).
+    space : {"fv", "fourier", "legendre"}
+        On a grid: the positive second-order Scharfetter-Gummel finite volumes (default), or the
+        pseudo-spectral transport of :mod:`mfpde.fv.spectral` for smooth problems (spectral
+        accuracy, mass-conserving, positivity not guaranteed): ``"fourier"`` on the cells of a
+        periodic grid, ``"legendre"`` on Legendre-Gauss-Lobatto nodes of walled axes (Fourier on
+        periodic ones; ``cells`` counts nodes per axis).
     observers : sequence of str
         The observers to record, a subset of :data:`OBSERVERS` (all by default). Those not asked
         for cost nothing: no Gibbs minimiser without ``energy_gap`` or ``lyapunov``, no
@@ -216,11 +220,12 @@ def solve(
             f"observers must be a list of names from {', '.join(OBSERVERS)}, got {observers!r:.60}"
         )
     t_end, dt, tolerance, save_every = check_time(t_end, dt, tolerance, save_every)
-    grid = resolve_grid(problem.domain, cells, grid, "solve")
+    grid_type, space_operator = SPACES[space]
+    grid = resolve_grid(problem.domain, cells, grid, "solve", grid_type=grid_type)
     check_run(grid.size, {"t_end": t_end, "dt": dt, "save_every": save_every})
     check_transport(flow, problem.sigma)
     bound = problem.bind(grid)
-    operator = (operator_type or SPACES[space])(
+    operator = (operator_type or space_operator)(
         grid, bound.log_pi, bound.sigma, flow.gamma, flow.alpha, scheme
     )
     operator.linear = bound.energy.linear

@@ -13,7 +13,13 @@ Gibbs state m ∝ e^{−Φ/σ}, so that with s = m^{1/2}
   approximation r of e^{z} on (−∞, 0] (Trefethen, Weideman & Schmelzer, BIT 46 (2006)),
   r(z) = r_∞ + 2 Re Σ_{j=1}^{7} c_j/(z − z_j), uniform error 3e-14 on the negative axis (measured,
   :func:`cf_exponential`); r(τA)ρ costs 7 complex sparse LU solves whose factorisations are
-  reused while (A, τ) is unchanged. The cost does not grow with ‖τA‖ ∝ τ/h².
+  reused while (A, τ) is unchanged. The cost does not grow with ‖τA‖ ∝ τ/h². On a walled 1-D
+  grid A is tridiagonal and each solve is LAPACK's O(n) tridiagonal one
+  (:class:`TridiagonalRationalExponential`).
+- :class:`SeparableExponential` (a separable potential on a tensor grid, Φ = Σ_k φ_k(x_k)): then
+  A = ⊕_k A_k is a Kronecker sum of 1-D generators and e^{τA} = ⊗_k e^{τA_k} exactly (the fast
+  diagonalisation of Lynch, Rice & Thomas, Numer. Math. 6 (1964)); each e^{τA_k} is a dense
+  n_k × n_k matrix (:class:`AxisExponential`) applied along its axis, O(d n^{d+1}) per step.
 - :func:`expm_multiply_deterministic`: SciPy's truncated Taylor series, ∝ ‖τA‖₁ mat-vecs.
 """
 
@@ -23,7 +29,8 @@ from functools import cache, partial
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import eigh, hankel, lu_factor, lu_solve, svd
+from scipy.linalg import eigh, expm, hankel, lu_factor, lu_solve, svd
+from scipy.linalg.lapack import zgttrf, zgttrs
 from scipy.sparse.linalg import expm_multiply, splu
 
 __all__ = [
@@ -31,6 +38,9 @@ __all__ = [
     "cf_exponential",
     "SymmetricExponential",
     "RationalExponential",
+    "TridiagonalRationalExponential",
+    "AxisExponential",
+    "SeparableExponential",
     "expm_multiply_deterministic",
 ]
 
@@ -148,3 +158,101 @@ class RationalExponential:
         for c, solve in zip(self.residues, self.solvers):
             out = out + 2 * np.real(c * solve(b))
         return out
+
+
+class TridiagonalRationalExponential:
+    r"""r(τA) ≈ e^{τA} of :class:`RationalExponential` for a tridiagonal A (a walled 1-D grid).
+
+    Each of the 7 shifted systems τA − z_j I is factorised once by LAPACK's ``zgttrf`` (O(n), no
+    fill) and solved by ``zgttrs``: a step costs O(n) whatever ‖τA‖ (measured at 64 cells: 7
+    solves in 0.16 ms against 0.6 ms for dense LUs; 0.35 ms at 1024 cells).
+
+    Parameters
+    ----------
+    lower, diagonal, upper : ndarray
+        The sub-, main and super-diagonal of A (lengths n − 1, n, n − 1).
+    tau : float
+    """
+
+    def __init__(self, lower: np.ndarray, diagonal: np.ndarray, upper: np.ndarray, tau: float):
+        r_inf, poles, residues = cf_exponential()
+        self.r_inf, self.residues = r_inf, residues
+        dl, du = (tau * lower).astype(complex), (tau * upper).astype(complex)
+        self.factors = [zgttrf(dl, tau * diagonal - z, du)[:5] for z in poles]
+
+    def apply(self, rho: np.ndarray) -> np.ndarray:
+        """r(τA)ρ."""
+        out = self.r_inf * rho
+        b = rho.astype(complex)
+        for c, factor in zip(self.residues, self.factors):
+            out = out + 2 * np.real(c * zgttrs(*factor, b)[0])
+        return out
+
+
+#: Largest spread max Φ/σ − min Φ/σ of an axis on which e^{τA_k} comes from the eigenvectors of
+#: its symmetric form (as ``EIGEN_RANGE`` of :mod:`mfpde.fv.operator`); beyond it from
+#: :func:`scipy.linalg.expm` (scaling and squaring: no amplification by max s/min s).
+AXIS_EIGEN_RANGE = 30.0
+
+
+class AxisExponential:
+    r"""The dense matrix e^{τA_k} of one 1-D generator A_k, kept for the last τ.
+
+    Parameters
+    ----------
+    matrix : ndarray (n_k, n_k)
+        The generator (detailed balance with respect to s², like :class:`SymmetricExponential`).
+    s : ndarray or None
+        The symmetriser of A_k: then its eigenvectors give e^{τA_k} for every τ at the cost of
+        one product; None (a Gibbs state spanning more than e^{:data:`AXIS_EIGEN_RANGE`}) for
+        :func:`scipy.linalg.expm` at each new τ.
+    """
+
+    def __init__(self, matrix: np.ndarray, s: np.ndarray | None):
+        self.generator = matrix
+        self.eigen = None if s is None else SymmetricExponential(matrix, s)
+        self._last: tuple[float, np.ndarray] | None = None
+
+    def matrix(self, tau: float) -> np.ndarray:
+        """e^{τA_k}."""
+        if self._last is None or self._last[0] != tau:
+            if self.eigen is None:
+                exp = expm(tau * self.generator)
+            else:
+                e = self.eigen
+                decay = np.exp(tau * np.minimum(e.eigenvalues, 0.0))
+                exp = (e.s[:, None] * e.vectors * decay) @ (e.vectors.T / e.s[None, :])
+            self._last = (tau, exp)
+        return self._last[1]
+
+
+def _along(matrix: np.ndarray, values: np.ndarray, axis: int) -> np.ndarray:
+    """The matrix applied to the index ``axis`` of a tensor of values."""
+    return np.moveaxis(np.tensordot(matrix, values, axes=(1, axis)), 0, axis)
+
+
+class SeparableExponential:
+    r"""e^{τA} = ⊗_k e^{τA_k} for the Kronecker sum A = ⊕_k A_k of a separable potential.
+
+    Parameters
+    ----------
+    axes : list of AxisExponential
+        One per axis, in the order of the C-ordered tensor of unknowns.
+    shape : tuple of int
+        The grid's shape.
+    """
+
+    def __init__(self, axes: list[AxisExponential], shape: tuple[int, ...]):
+        self.axes, self.shape = axes, shape
+
+    def apply(self, rho: np.ndarray, tau: float) -> np.ndarray:
+        """e^{τA}ρ, one dense product along each axis."""
+        values = rho.reshape(self.shape)
+        for k, axis in enumerate(self.axes):
+            values = _along(axis.matrix(tau), values, k)
+        return values.ravel()
+
+    def matvec(self, rho: np.ndarray) -> np.ndarray:
+        """Aρ = Σ_k A_k ρ along axis k."""
+        values = rho.reshape(self.shape)
+        return sum(_along(a.generator, values, k) for k, a in enumerate(self.axes)).ravel()
