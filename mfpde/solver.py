@@ -89,19 +89,23 @@ def initial_density(
         values = as_function(initial, points.shape[1])(points)
     values = finite_values(name, values, points)
     i = int(values.argmin())
-    where = f"at x = {points[i].round(6).tolist()}"
+
+    def where() -> str:  # formatted only for an error
+        return f"at x = {points[i].round(6).tolist()}"
+
     if values[i] < 0 or values.max() <= 0:
-        raise InputError(f"{name} must be positive, got {values[i]:.3g} {where}")
+        raise InputError(f"{name} must be positive, got {values[i]:.3g} {where()}")
     if values[i] == 0 and not diffusion:
         raise InputError(
-            f"{name} must be positive, got 0 {where}: without diffusion (gamma*sigma = 0) a "
+            f"{name} must be positive, got 0 {where()}: without diffusion (gamma*sigma = 0) a "
             "zero cell stays zero"
         )
     return np.maximum(values / (weights @ values), ZERO_FLOOR)
 
 
-def resolve_grid(domain, cells, grid, caller: str, suffix: str = ""):
-    """``grid`` if given, else a :class:`~mfpde.fv.grid.Grid` of ``domain`` with ``cells``.
+def resolve_grid(domain, cells, grid, caller: str, suffix: str = "", grid_type: type = Grid):
+    """``grid`` if given, else a ``grid_type`` (a :class:`~mfpde.fv.grid.Grid` or a
+    :class:`~mfpde.fv.spectral.LobattoGrid`) of ``domain`` with ``cells``.
 
     ``cells`` is a positive integer or a sequence of them; the grid's working set is bounded
     before it is built (:func:`mfpde.resources.check_grid_size`).
