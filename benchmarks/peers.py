@@ -152,7 +152,20 @@ CELLS = {
     2: [8, 16, 32, 64, 128, 256, 512, 1024],
     3: [8, 12, 16, 24, 32, 48, 64, 96, 128],
 }
-FOURIER_CELLS = {1: [8, 12, 16, 20, 24, 32, 48, 64], 2: [8, 12, 16, 20, 24, 32, 40, 48]}
+#: Nodes per axis of mfpde's spectral spaces, by space and dimension.
+SPECTRAL_NODES = {
+    "fourier": {1: [8, 12, 16, 20, 24, 32, 48, 64], 2: [8, 12, 16, 20, 24, 32, 40, 48]},
+    "legendre": {
+        1: [48, 64, 80, 96, 112, 128, 160, 192],
+        2: [48, 64, 80, 96, 112, 128, 160],
+        3: [40, 48, 56, 64, 80, 96, 112, 128],
+    },
+}
+#: (nodes, steps) of the interaction case in the Legendre space, in increasing cost.
+SPECTRAL_INTERACTION = [
+    (64, 8), (64, 16), (80, 32), (96, 64), (96, 128), (112, 256), (112, 512), (128, 1024),
+    (128, 2048), (128, 4096),
+]  # fmt: skip
 
 
 def _names(text: str, names: tuple[str, ...]) -> str:
@@ -179,8 +192,11 @@ def l1_error(case: Case, n: int, density: np.ndarray) -> float:
 
 
 def mfpde_runs(case: Case):
-    """FV with one exact step (linear) or dt ∝ h (interaction); Fourier on periodic boxes."""
+    """Spectral first (Fourier on periodic boxes, Legendre-Gauss-Lobatto on walled ones), then
+    the finite volumes; one exact step for the linear cases, dt ∝ h (FV) or a sweep of steps
+    (spectral, whose error is then the splitting's O(dt²)) for the interaction."""
     import mfpde
+    from mfpde.solver import SPACES
 
     names = ("x",) if case.dim == 1 else ("x1", "x2", "x3")[: case.dim]
     domain = mfpde.Domain(
@@ -190,23 +206,25 @@ def mfpde_runs(case: Case):
     if case.kappa:
         energy = energy + mfpde.Interaction(f"{case.kappa / 2}*(x - y)**2")
     problem = mfpde.OptimisationProblem(domain, energy, 1.0)
-    spaces = ["fourier", "fv"] if case.periodic else ["fv"]
-    for space in spaces:
-        cells = FOURIER_CELLS[case.dim] if space == "fourier" else CELLS[case.dim]
-        for n in cells:
-            x, _ = _points(case, n)
-            initial = case.initial(x)
-            steps = max(4, n // 16) if case.kappa else 1
+    spectral = "fourier" if case.periodic else "legendre"
+    sweeps = [(spectral, n, 1) for n in SPECTRAL_NODES[spectral][case.dim]]
+    if case.kappa:
+        sweeps = [(spectral, n, steps) for n, steps in SPECTRAL_INTERACTION]
+    sweeps += [("fv", n, max(4, n // 16) if case.kappa else 1) for n in CELLS[case.dim]]
+    for space, n, steps in sweeps:
+        grid = SPACES[space][0](domain, n)
+        initial = case.initial(grid.points)
 
-            def run(n=n, initial=initial, steps=steps, space=space):
-                solution = mfpde.solve(
-                    problem, mfpde.fokker_planck(), initial, cells=n, t_end=case.t_end,
-                    dt=case.t_end / steps, save_every=steps, progress=False, observers=(),
-                    space=space,
-                )  # fmt: skip
-                return l1_error(case, n, solution.density[-1])
+        def run(grid=grid, initial=initial, steps=steps, space=space):
+            solution = mfpde.solve(
+                problem, mfpde.fokker_planck(), initial, grid=grid, t_end=case.t_end,
+                dt=case.t_end / steps, save_every=steps, progress=False, observers=(),
+                space=space,
+            )  # fmt: skip
+            exact = case.exact(grid.points)
+            return float(np.abs(solution.density[-1] - exact) @ grid.weights)
 
-            yield f"{space} n={n} steps={steps}", run
+        yield f"{space} n={n} steps={steps}", run
 
 
 def pypde_runs(case: Case):
@@ -327,9 +345,17 @@ RUNS = {"mfpde": mfpde_runs, "py-pde": pypde_runs, "fplanck": fplanck_runs, "fip
 def worker(solver: str, name: str, budget: float) -> None:
     """Sweep one solver on one case; print one JSON line per configuration."""
     case = CASES[name]
+    done: set[str] = set()  # the families (mfpde's spaces) swept to the end
     for label, run in RUNS[solver](case):
+        family = _family(label)
+        if family in done:
+            continue
         start = time.perf_counter()
-        run()  # untimed: JIT compilation and caches
+        try:
+            run()  # untimed: JIT compilation and caches
+        except Exception as error:  # noqa: BLE001 (an under-resolved run: the next one)
+            print(json.dumps({"config": label, "failed": str(error)[:200]}), flush=True)
+            continue
         first = time.perf_counter() - start
         repeats = 3 if first < 1.0 else 1
         times, error = [], float("nan")
@@ -340,7 +366,13 @@ def worker(solver: str, name: str, budget: float) -> None:
         seconds = float(np.median(times))
         print(json.dumps({"config": label, "seconds": seconds, "error": error}), flush=True)
         if error < 1e-9 or seconds > budget / 4 or first > budget / 4:
-            return
+            done.add(family)
+
+
+def _family(label: str) -> str:
+    """mfpde's space ("fv", "legendre", "fourier") of a configuration; "" for the peers'."""
+    first = label.split()[0]
+    return "" if "=" in first else first
 
 
 def _sweep(solver: str, name: str, budget: float) -> list[dict]:
@@ -356,6 +388,7 @@ def _sweep(solver: str, name: str, budget: float) -> list[dict]:
             p.kill()
             out, err = p.communicate()
     rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    rows = [r for r in rows if "failed" not in r]
     if p.returncode not in (0, -9) and not rows:
         print(f"  {solver} {name}: failed: {err.strip().splitlines()[-1:]}", file=sys.stderr)
     return rows
@@ -376,13 +409,18 @@ def _table(results: dict) -> str:
     ]
     for name, per_solver in results.items():
         base = {t: time_to(per_solver.get("mfpde", []), t) for t in TARGETS}
-        for solver, rows in per_solver.items():
+        mine = per_solver.get("mfpde", [])
+        spaces = {f"mfpde ({_family(r['config'])})": [] for r in mine}
+        for r in mine:
+            spaces[f"mfpde ({_family(r['config'])})"].append(r)
+        peers = {s: rows for s, rows in per_solver.items() if s != "mfpde"}
+        for solver, rows in {**spaces, **peers}.items():
             cells = []
             for t in TARGETS:
                 v = time_to(rows, t)
                 if v is None:
                     cells.append("not reached")
-                elif solver == "mfpde" or base[t] is None:
+                elif solver.startswith("mfpde") or base[t] is None:
                     cells.append(f"{v:.3g} s")
                 else:
                     cells.append(f"{v:.3g} s ({v / base[t]:.3g})")

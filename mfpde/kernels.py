@@ -38,7 +38,14 @@ from mfpde.observers import Mass, MinDensity
 from mfpde.operator import FlowOperatorBase
 from mfpde.problem import OptimisationProblem, Reference
 from mfpde.quadrature import Quadrature
-from mfpde.solver import Solution, check_transport, initial_density, resolve_grid, run_to_solution
+from mfpde.solver import (
+    Solution,
+    check_transport,
+    initial_density,
+    require_finite_volumes,
+    resolve_grid,
+    run_to_solution,
+)
 from mfpde.stepper import Observer, System
 from mfpde.sums import PairKernel
 from mfpde.sums.gaussian import axis_kernel, smoothing_kernel, von_mises_fisher
@@ -272,6 +279,7 @@ def solve_kernelised(
         (F + σE_h, non-increasing); ``minimiser`` is the plain Gibbs minimiser (σ > 0).
     """
     grid = resolve_grid(problem.domain, cells, grid, "solve_kernelised")
+    require_finite_volumes(grid, "solve_kernelised")
     check_transport(flow, problem.sigma)
     bound = problem.bind(grid)
     smoothing = kernel.entropy(problem).bind(Quadrature.of(grid, problem.domain))

@@ -120,6 +120,14 @@ def resolve_grid(domain, cells, grid, caller: str, suffix: str = "", grid_type: 
     return grid_type(domain, shape if many else shape[0])
 
 
+def require_finite_volumes(grid, caller: str) -> None:
+    """Games and kernelised flows run on finite volumes (or P1 spaces), not on Lobatto nodes."""
+    if isinstance(grid, LobattoGrid):
+        raise InputError(
+            f"{caller}: the 'legendre' space solves optimisation flows only (use a Grid)"
+        )
+
+
 def check_transport(flow: Flow, sigma: float) -> None:
     """Transport on a finite-volume grid needs diffusion: γ > 0 requires σ > 0."""
     if flow.gamma and sigma == 0:

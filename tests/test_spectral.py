@@ -5,6 +5,8 @@ one and against expm_multiply, clipping, and the McKean-Vlasov Gaussian of an in
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.linalg import expm
@@ -13,6 +15,8 @@ import mfpde
 from mfpde.fv.grid import Grid
 from mfpde.fv.operator import FlowOperator
 from mfpde.fv.spectral import LobattoGrid, SpectralFlowOperator, lobatto
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _gaussians(x, mean0, rates, t, mean_rates=None):
@@ -159,3 +163,21 @@ def test_legendre_interaction_reaches_the_mckean_vlasov_gaussian_at_second_order
         errors.append(float(np.abs(solution.density[-1] - exact) @ grid.weights))
     # Measured 4.0e-4 and 1.0e-4 (ratio 3.9: the Strang/midpoint splitting is second order).
     assert errors[1] < 1.5e-4 and 3.2 < errors[0] / errors[1] < 4.8, errors
+
+
+def test_games_and_kernelised_flows_refuse_the_legendre_space(tmp_path):
+    from mfpde.cli import main
+    from mfpde.kernels import solve_kernelised
+
+    text = (ROOT / "examples" / "torus_game.toml").read_text()
+    config = tmp_path / "game.toml"
+    config.write_text(text.replace("[domain]\n", '[domain]\nspace = "legendre"\n', 1))
+    assert main(["run", str(config), "-q", "-o", str(tmp_path / "out.h5")]) == 2
+    assert not (tmp_path / "out.h5").exists()
+    problem = mfpde.OptimisationProblem(mfpde.Interval(-1, 1), mfpde.Potential("x**2"), 0.5)
+    grid = LobattoGrid(problem.domain, 16)
+    with pytest.raises(mfpde.InputError, match="optimisation flows only"):
+        solve_kernelised(
+            problem, mfpde.wfr(), "1", mfpde.kernels.Kernel("blob", 0.3), grid=grid,
+            t_end=0.1, dt=0.1, progress=False,
+        )  # fmt: skip

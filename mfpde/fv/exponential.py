@@ -189,39 +189,36 @@ class TridiagonalRationalExponential:
         return out
 
 
-#: Largest spread max Φ/σ − min Φ/σ of an axis on which e^{τA_k} comes from the eigenvectors of
-#: its symmetric form (as ``EIGEN_RANGE`` of :mod:`mfpde.fv.operator`); beyond it from
-#: :func:`scipy.linalg.expm` (scaling and squaring: no amplification by max s/min s).
-AXIS_EIGEN_RANGE = 30.0
-
-
 class AxisExponential:
-    r"""The dense matrix e^{τA_k} of one 1-D generator A_k, kept for the last τ.
+    r"""The dense matrix e^{τA_k} of one 1-D generator A_k by :func:`scipy.linalg.expm`, kept for
+    the last τ (scaling and squaring: O(n_k³), 12 µs at 16 nodes, 1 s at 1024).
 
     Parameters
     ----------
     matrix : ndarray (n_k, n_k)
-        The generator (detailed balance with respect to s², like :class:`SymmetricExponential`).
+        The generator.
     s : ndarray or None
-        The symmetriser of A_k: then its eigenvectors give e^{τA_k} for every τ at the cost of
-        one product; None (a Gibbs state spanning more than e^{:data:`AXIS_EIGEN_RANGE`}) for
-        :func:`scipy.linalg.expm` at each new τ.
+        None for an M-matrix (Scharfetter-Gummel) or any well-scaled A_k: e^{τA_k} directly. A
+        symmetriser of A_k (detailed balance with respect to s², as for
+        :class:`SymmetricExponential`) when A_k's entries span e^{spread} (the Gibbs-weighted
+        pseudo-spectral form): then e^{τA_k} = diag(s) e^{τS} diag(s)^{-1} from the well-scaled
+        symmetric S.
     """
 
     def __init__(self, matrix: np.ndarray, s: np.ndarray | None):
-        self.generator = matrix
-        self.eigen = None if s is None else SymmetricExponential(matrix, s)
+        self.generator, self.s = matrix, s
+        if s is not None:
+            symmetric = matrix * (s[None, :] / s[:, None])
+            self.symmetric = 0.5 * (symmetric + symmetric.T)
         self._last: tuple[float, np.ndarray] | None = None
 
     def matrix(self, tau: float) -> np.ndarray:
         """e^{τA_k}."""
         if self._last is None or self._last[0] != tau:
-            if self.eigen is None:
+            if self.s is None:
                 exp = expm(tau * self.generator)
             else:
-                e = self.eigen
-                decay = np.exp(tau * np.minimum(e.eigenvalues, 0.0))
-                exp = (e.s[:, None] * e.vectors * decay) @ (e.vectors.T / e.s[None, :])
+                exp = self.s[:, None] * expm(tau * self.symmetric) / self.s[None, :]
             self._last = (tau, exp)
         return self._last[1]
 

@@ -20,7 +20,7 @@ first order). The exact exponential has three paths (:mod:`mfpde.fv.exponential`
   field is frozen (a linear energy, :attr:`FlowOperator.linear`, or the same field array passed
   again), then two dense mat-vecs per step;
 - ``"rational"``: the Carathéodory-Fejér rational approximation, 7 sparse LU solves per step, the
-  factorisations reused while (A, τ) is frozen;
+  factorisations reused while (A, τ) is frozen (tridiagonal ones on a walled 1-D grid);
 - ``"expm_multiply"``: SciPy's Taylor series, ∝ ‖τA‖₁ sparse mat-vecs;
 - ``"separable"``: for a separable Φ = Σ_k φ_k(x_k) on a 2-D or 3-D grid A is the Kronecker sum
   of 1-D generators and e^{τA} = ⊗_k e^{τA_k} exactly, one dense n_k × n_k product per axis
@@ -33,11 +33,12 @@ first order). The exact exponential has three paths (:mod:`mfpde.fv.exponential`
 most :data:`EIGEN_CELLS` cells whose Gibbs state spans at most e^{:data:`EIGEN_RANGE`}; else
 "rational" once ‖τA‖₁ exceeds :data:`RATIONAL_NORM` (frozen) or :data:`RATIONAL_NORM_MOVING` (a
 new field every step) and the Gibbs state spans at most e^{:data:`RATIONAL_RANGE`} (on a walled
-1-D grid, where the solves are tridiagonal and O(n), from :data:`RATIONAL_NORM_TRIDIAGONAL`; on
-2-D grids only beyond :data:`EXPM_MULTIPLY_NORM`, on 3-D grids never: LU fill), else
-"expm_multiply" up to ‖τA‖₁ = :data:`EXPM_MULTIPLY_NORM`. The cost of all but the last does not
-grow with τ/h²; a step stiffer than all (a strong interaction with a large dt) is refused at once
-with a :class:`~mfpde.errors.NumericalError` instead of running 10⁶ mat-vecs.
+1-D grid, where the solves are tridiagonal and O(n), always, and eigen only up to
+:data:`TRIDIAGONAL_EIGEN_CELLS`; on 2-D grids only beyond :data:`EXPM_MULTIPLY_NORM`, on 3-D
+grids never: LU fill), else "expm_multiply" up to ‖τA‖₁ = :data:`EXPM_MULTIPLY_NORM`. The cost
+of all but the last does not grow with τ/h²; a step stiffer than all (a strong interaction with a
+large dt) is refused at once with a :class:`~mfpde.errors.NumericalError` instead of running 10⁶
+mat-vecs.
 
 The reaction part is shared by all backends (:mod:`mfpde.operator`).
 """
@@ -56,7 +57,6 @@ from scipy.sparse.linalg import spsolve
 from mfpde.domains import Domain
 from mfpde.errors import InputError, NumericalError
 from mfpde.fv.exponential import (
-    AXIS_EIGEN_RANGE,
     AxisExponential,
     RationalExponential,
     SeparableExponential,
@@ -91,9 +91,14 @@ EXPM_MULTIPLY_NORM = 2e4
 RATIONAL_NORM = 20.0
 #: The same for an operator that changes every step (7 LU factorisations per step).
 RATIONAL_NORM_MOVING = 100.0
-#: ‖τA‖₁ from which a walled 1-D grid takes the rational path: 7 tridiagonal solves (O(n), 0.16 ms
-#: at 64 cells) are cheaper than expm_multiply's ~‖τA‖₁ mat-vecs plus its norm estimates.
-RATIONAL_NORM_TRIDIAGONAL = 2.0
+#: Largest walled 1-D grid of the eigen path. There the rational path's 7 tridiagonal solves are
+#: O(n) (one thread, factorised: 0.034, 0.045, 0.065, 0.094 ms per step at 64, 128, 256, 512
+#: cells, against 0.004, 0.007, 0.018, 0.093 ms for the eigen path's two dense mat-vecs), and
+#: cheaper than expm_multiply at any ‖τA‖₁ (with the factorisation: 0.07 against 0.54 ms at 64
+#: cells and ‖τA‖₁ = 0.5, 0.42 against 0.96 ms at 1024), so they are taken on every step except
+#: on small grids from the second use of a field on (the eigendecomposition, 2 ms at 128 cells,
+#: pays after ~50 steps).
+TRIDIAGONAL_EIGEN_CELLS = 128
 #: Largest axis of the separable path (a dense n_k × n_k exponential per axis: 0.2 s at 1024).
 SEPARABLE_AXIS_CELLS = 1024
 #: Relative distance of Φ to the sum of its axis means below which Φ is separable: the Gibbs
@@ -222,11 +227,9 @@ class FlowOperator(FlowOperatorBase):
         self.linear = False
         self._frozen: FrozenTransport | None = None
 
-    def axis_eigen(self, spread: float) -> bool:
-        """Whether e^{τA_k} of an axis whose Gibbs state spans e^{spread} comes from the
-        eigenvectors of its symmetric form (up to ``AXIS_EIGEN_RANGE``), else from
-        :func:`scipy.linalg.expm` (an M-matrix: scaling and squaring is accurate)."""
-        return spread <= AXIS_EIGEN_RANGE
+    #: Whether A is the Gibbs-weighted form whose entries span e^{spread} (pseudo-spectral,
+    #: periodic): its axis exponentials then go through the symmetric form (AxisExponential).
+    gibbs_weighted = False
 
     def assemble(self, phi: np.ndarray) -> sp.csr_matrix:
         """The Scharfetter-Gummel matrix A of the potential Φ (:func:`scharfetter_gummel`)."""
@@ -270,11 +273,8 @@ class FlowOperator(FlowOperatorBase):
         axes = []
         for k, part in enumerate(parts):
             generator, weights = self.axis_generator(k, part)
-            spread = np.ptp(part) / self.sigma if self.sigma > 0 else np.inf
-            eigen = self.axis_eigen(spread)
-            axes.append(
-                AxisExponential(generator, self.symmetriser(part, weights) if eigen else None)
-            )
+            s = self.symmetriser(part, weights) if self.gibbs_weighted else None
+            axes.append(AxisExponential(generator, s))
         return SeparableExponential(axes, self.grid.shape)
 
     def frozen(self, field: np.ndarray) -> FrozenTransport:
@@ -305,13 +305,13 @@ class FlowOperator(FlowOperatorBase):
             return "separable"
         moving = not self.linear and frozen.uses < 2
         spread = np.ptp(frozen.phi) / self.sigma if self.sigma > 0 else np.inf
-        small = self.grid.size <= EIGEN_CELLS and spread <= EIGEN_RANGE
-        if frozen.uses >= 2 and small:
+        cells = TRIDIAGONAL_EIGEN_CELLS if self.tridiagonal else EIGEN_CELLS
+        if frozen.uses >= 2 and self.grid.size <= cells and spread <= EIGEN_RANGE:
             return "eigen"
         norm = tau * frozen.norm
         threshold = RATIONAL_NORM_MOVING if moving else RATIONAL_NORM
         if self.tridiagonal:
-            threshold = RATIONAL_NORM_TRIDIAGONAL
+            threshold = 0.0
         elif self.grid.dim > 1:  # LU fill: only where expm_multiply would be refused
             threshold = EXPM_MULTIPLY_NORM if self.grid.dim == 2 else np.inf
         if norm > threshold and spread <= RATIONAL_RANGE:

@@ -1,6 +1,6 @@
 r"""Pseudo-spectral transport: spectral accuracy for smooth problems on tensor boxes.
 
-The transport-diffusion part of the flow (MATH §3), γ∇·(ρ∇g) = γσ ∇·(m ∇(ρ/m)) with the
+The transport-diffusion part of the flow (MATH §3), γ∇·(σ∇ρ + ρ∇Φ) = γσ ∇·(m ∇(ρ/m)) with the
 Gibbs state m ∝ e^{−Φ/σ} of the frozen potential Φ = h − σ log π, is collocated at the nodes of
 a tensor grid with one differentiation matrix D_k per axis:
 
@@ -12,22 +12,30 @@ a tensor grid with one differentiation matrix D_k per axis:
   Methods* (2006), §2.3), which satisfy summation by parts exactly:
   W D_k + D_kᵀ W = diag(−1, 0, …, 0, 1).
 
-Then, with P_k the identity except for zeros at the wall nodes of axis k (no flux through the
-walls, J·n = 0),
+On a periodic grid the Gibbs-weighted form
 
-    A = γσ Σ_k D_k P_k diag(m) D_k diag(m)^{-1}.
+    A = γσ Σ_k D_k diag(m) D_k diag(m)^{-1}
 
-1ᵀW A = 0 (mass: Σ_i w_i (D_k v)_i = v_n − v_1 = 0 for a flux v vanishing at the walls),
-A m = 0 (the Gibbs state is the exact discrete equilibrium, D_k 1 = 0), and
-W A diag(m) = −γσ Σ_k D_kᵀ W P_k diag(m) D_k is symmetric negative semi-definite, so A is
-similar to a symmetric matrix (``FlowOperator.symmetriser``) and e^{τA} is computed exactly: by
-the eigen path, or axis by axis when Φ is separable (the separable path of
-:mod:`mfpde.fv.exponential`, then up to :data:`SEPARABLE_NODES` nodes per axis in any
-dimension). The error is spectral (faster than any power of 1/n for smooth data; measured by
-``tests/test_spectral.py``), but A is not an M-matrix: positivity is not guaranteed, and a
-negative density is clipped to zero and the mass restored (:meth:`SpectralFlowOperator.
-check_negative`), which at most doubles the step's L¹ error, or, beyond a negative mass of
-:data:`NEGATIVE_MASS` (an under-resolved solution), stops the run
+has 1ᵀW A = 0 (mass), A m = 0 (the Gibbs state is the exact discrete equilibrium, D_k 1 = 0) and
+W A diag(m) = −γσ Σ_k D_kᵀ W diag(m) D_k symmetric negative semi-definite, so A is similar to a
+symmetric matrix (``FlowOperator.symmetriser``) whose exponential is well conditioned. With walls
+the weights m/m' between distant nodes reach e^{spread} and a global polynomial mixes them, so
+the flux is collocated directly, with P_k the identity except for zeros at the wall nodes of axis
+k (no flux through the walls, J·n = 0):
+
+    A = γ Σ_k D_k P_k (σ D_k + diag(D_k Φ)),
+
+whose entries stay O(σn⁴/L² + |∇Φ| n²/L); 1ᵀW A = 0 still holds exactly (Σ_i w_i (D_k v)_i =
+v_n − v_1 = 0 for a flux v vanishing at the walls), the Gibbs state is an equilibrium to
+spectral accuracy. e^{τA} is computed exactly: axis by axis when Φ is separable (the separable
+path of :mod:`mfpde.fv.exponential`, then up to :data:`SEPARABLE_NODES` nodes per axis in any
+dimension; in 1-D always), else on the whole grid (the eigen path of the symmetric form on
+periodic grids, one dense :func:`scipy.linalg.expm` with walls). The error is spectral (faster
+than any power of 1/n for smooth data; measured by ``tests/test_spectral.py`` and
+``tests/test_fast_transport.py``), but A is not an M-matrix: positivity is not guaranteed. A
+negative density is clipped to zero and the mass restored
+(:meth:`SpectralFlowOperator.check_negative`), which at most doubles the step's L¹ error, or,
+beyond a negative mass of :data:`NEGATIVE_MASS` (an under-resolved solution), stops the run
 (:class:`~mfpde.errors.NumericalError`). The Scharfetter-Gummel finite volumes of
 :mod:`mfpde.fv.operator` stay the default.
 
@@ -40,6 +48,7 @@ reaction part is pointwise, as for the finite volumes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import scipy.sparse as sp
@@ -83,12 +92,17 @@ def fourier_derivative(cells: int, period: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SpectralAxis:
-    """Nodes, quadrature weights, differentiation matrix and wall mask of one axis."""
+    """Nodes, quadrature weights, differentiation matrix and wall mask of one axis (read-only:
+    the axes of a size are built once and shared)."""
 
     nodes: np.ndarray
     weights: np.ndarray
     derivative: np.ndarray
     walled: bool
+
+    def __post_init__(self) -> None:
+        for array in (self.nodes, self.weights, self.derivative):
+            array.setflags(write=False)
 
     @property
     def interior(self) -> np.ndarray:
@@ -99,6 +113,7 @@ class SpectralAxis:
         return mask
 
 
+@cache
 def lobatto(n: int, lower: float, upper: float) -> SpectralAxis:
     """The n Legendre-Gauss-Lobatto nodes of [lower, upper], their weights and derivative.
 
@@ -118,6 +133,7 @@ def lobatto(n: int, lower: float, upper: float) -> SpectralAxis:
     return SpectralAxis(lower + half * (x + 1.0), half * weights, derivative / half, True)
 
 
+@cache
 def _fourier_axis(n: int, lower: float, upper: float) -> SpectralAxis:
     h = (upper - lower) / n
     return SpectralAxis(
@@ -127,7 +143,7 @@ def _fourier_axis(n: int, lower: float, upper: float) -> SpectralAxis:
 
 def _axes_of(domain: Domain, shape: tuple[int, ...]) -> list[SpectralAxis]:
     return [
-        (_fourier_axis if periodic else lobatto)(n, lo, hi)
+        (_fourier_axis if periodic else lobatto)(n, float(lo), float(hi))
         for n, lo, hi, periodic in zip(shape, domain.lower, domain.upper, domain.periodic)
     ]
 
@@ -229,14 +245,8 @@ class SpectralFlowOperator(FlowOperator):
                 f"a spectral space advances transport exactly: scheme 'expm', got {scheme!r}"
             )
         super().__init__(grid, log_pi, sigma, gamma, alpha, scheme, sigma_reaction)
-        #: Periodic on every axis: the symmetric Gibbs-weighted form (module docstring).
-        self.symmetric = grid.periodic
-
-    def axis_eigen(self, spread: float) -> bool:
-        """The symmetric form of a periodic grid takes eigenvectors at any spread (its
-        D P M D M^{-1} has entries as large as e^{spread}, beyond scaling and squaring); the
-        direct form of a walled one is not symmetrisable by s and takes ``expm``."""
-        return self.symmetric
+        #: Periodic on every axis: the Gibbs-weighted form (module docstring).
+        self.gibbs_weighted = grid.periodic
 
     def separable(self, phi: np.ndarray) -> SeparableExponential | None:
         """The separable path in every dimension (in 1-D the axis is the whole grid).
@@ -248,13 +258,13 @@ class SpectralFlowOperator(FlowOperator):
         if self.scheme == "eigen":
             return None
         out = self.kronecker(phi)
-        limit = DENSE_NODES if self.symmetric else WALLED_DENSE_NODES
+        limit = DENSE_NODES if self.gibbs_weighted else WALLED_DENSE_NODES
         if out is None and self.grid.size > limit:
             raise InputError(
                 f"a spectral space with a non-separable potential is dense: at most {limit} "
                 f"nodes, got {self.grid.size} (use space 'fv')"
             )
-        if out is None and not self.symmetric:
+        if out is None and not self.gibbs_weighted:
             return SeparableExponential(
                 [AxisExponential(self.assemble(phi).toarray(), None)], (self.grid.size,)
             )
@@ -296,15 +306,18 @@ class SpectralFlowOperator(FlowOperator):
         return self._generator(derivatives, masks, phi)
 
     def _generator(self, derivatives: list, masks: list, phi: np.ndarray):
-        if self.symmetric:  # γσ Σ_k D_k P_k M D_k M^{-1}
+        """The sum over axes of the module docstring's form; ``derivatives`` dense (one axis) or
+        sparse (the whole grid)."""
+        scale = sp.diags if sp.issparse(derivatives[0]) else np.diag
+        if self.gibbs_weighted:  # γσ Σ_k D_k P_k M D_k M^{-1}
             m = self.gibbs_root(phi) ** 2
-            to_flux, from_flux = sp.diags(1.0 / m), [sp.diags(mask * m) for mask in masks]
-            flux = sum(d @ (p @ (d @ to_flux)) for d, p in zip(derivatives, from_flux))
+            flux = sum(
+                d @ (scale(mask * m) @ (d @ scale(1.0 / m))) for d, mask in zip(derivatives, masks)
+            )
             return (self.gamma * self.sigma) * flux
         # γ Σ_k D_k P_k (σ D_k + diag(D_k Φ))
-        flux = 0
-        for d, mask in zip(derivatives, masks):
-            drift = sp.diags(d @ phi)
-            inner = self.sigma * d + (drift if sp.issparse(d) else drift.toarray())
-            flux = flux + d @ (sp.diags(mask) @ inner)
+        flux = sum(
+            d @ (scale(mask) @ (self.sigma * d + scale(d @ phi)))
+            for d, mask in zip(derivatives, masks)
+        )
         return self.gamma * flux

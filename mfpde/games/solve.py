@@ -23,7 +23,7 @@ from mfpde.games.problem import BoundGame, GameProblem
 from mfpde.lyapunov import fit_rate, game_rate_bound
 from mfpde.observers import Lyapunov, Mass, MinDensity
 from mfpde.operator import FlowOperatorBase
-from mfpde.solver import initial_density, resolve_grid
+from mfpde.solver import initial_density, require_finite_volumes, resolve_grid
 from mfpde.stepper import Observer, System, integrate
 from mfpde.storage import MeasureData, write_h5
 
@@ -203,6 +203,8 @@ def solve_game(
     grid_mu = resolve_grid(problem.domain_mu, cells_mu, grid_mu, "solve_game", "_mu")
     cells_nu = cells_mu if cells_nu is None else cells_nu
     grid_nu = resolve_grid(problem.domain_nu, cells_nu, grid_nu, "solve_game", "_nu")
+    for grid in (grid_mu, grid_nu):
+        require_finite_volumes(grid, "solve_game")
     game = problem.bind(grid_mu, grid_nu)
     operators = [
         operator_type(grid, log_ref, game.sigma, f.gamma, f.alpha, scheme)
