@@ -42,6 +42,7 @@ a helper of this module. Any other node is rejected before a line of source exis
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import itertools
 import linecache
@@ -103,6 +104,9 @@ MAX_LENGTH = 50_000
 #: Python recursion allowed while parsing, checking, evaluating and differentiating a tree (the
 #: trees of long sums are deep; Python 3.12 frames of pure-Python recursion use no C stack).
 _RECURSION = 50_000
+
+#: How many parsed expressions :func:`parse` keeps (a solve parses the same few texts again).
+PARSED_EXPRESSIONS = 256
 
 _python_allowed = False
 
@@ -192,22 +196,34 @@ def _function(name: str) -> Callable:
     return FUNCTIONS[name] if name in FUNCTIONS else _PRIVATE_FUNCTIONS[name]
 
 
-def _evaluate(node: ast.AST, env: dict[str, np.ndarray]) -> np.ndarray | float:
+def _lower(node: ast.AST, names: frozenset[str]) -> Callable[[dict[str, np.ndarray]], Any]:
+    """A checked tree as nested closures of the coordinates: ``_lower(tree, names)(env)``.
+
+    Each node is dispatched once, here, instead of at every evaluation; the operations and their
+    order are those of the tree. ``names`` are the coordinates (looked up in ``env``); any other
+    name is a constant of :data:`CONSTANTS`.
+    """
     if isinstance(node, ast.Expression):
-        return _evaluate(node.body, env)
+        return _lower(node.body, names)
     # Constants are numpy scalars so that constant arithmetic follows IEEE rules like the arrays
     # do ("1/0" is inf, "(-1)**0.5" is nan, reported as non-finite by the caller) instead of
     # raising Python's ZeroDivisionError, OverflowError or producing a complex number.
-    if isinstance(node, ast.Constant):
-        return np.float64(node.value)
+    if isinstance(node, ast.Constant) or (isinstance(node, ast.Name) and node.id not in names):
+        value = np.float64(node.value if isinstance(node, ast.Constant) else CONSTANTS[node.id])
+        return lambda env: value
     if isinstance(node, ast.Name):
-        return env[node.id] if node.id in env else np.float64(CONSTANTS[node.id])
+        name = node.id
+        return lambda env: env[name]
     if isinstance(node, ast.BinOp):
-        return _BINARY[type(node.op)](_evaluate(node.left, env), _evaluate(node.right, env))
+        binary = _BINARY[type(node.op)]
+        left, right = _lower(node.left, names), _lower(node.right, names)
+        return lambda env: binary(left(env), right(env))
     if isinstance(node, ast.UnaryOp):
-        return _UNARY[type(node.op)](_evaluate(node.operand, env))
+        unary, operand = _UNARY[type(node.op)], _lower(node.operand, names)
+        return lambda env: unary(operand(env))
     assert isinstance(node, ast.Call)  # guaranteed by _check
-    return _function(node.func.id)(_evaluate(node.args[0], env))
+    function, argument = _function(node.func.id), _lower(node.args[0], names)
+    return lambda env: function(argument(env))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -218,8 +234,8 @@ def _evaluate(node: ast.AST, env: dict[str, np.ndarray]) -> np.ndarray | float:
 def _number(node: ast.AST) -> np.float64 | None:
     """The value of a pure-number subtree (numbers, + − * / ** %, unary ±), else None.
 
-    Computed with numpy float64 scalars exactly as :func:`_evaluate` would; None also when the
-    value is not finite (it could not be written back as a number literal).
+    Computed with numpy float64 scalars exactly as an evaluation (:func:`_lower`) would; None
+    also when the value is not finite (it could not be written back as a number literal).
     """
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
@@ -557,6 +573,12 @@ class Expression:
             reason = getattr(exc, "msg", "too complex")
             raise InputError(f"expression {_shown(text)}: syntax error ({reason})") from None
         _check(self._tree, self._names, text, functions)
+        self._evaluate = _lower(self._tree, self._names)
+        #: Per letter, each spelling of a coordinate and its index (``x1`` and ``x`` in 1-D).
+        self._spellings = [
+            [(f"{letter}{k + 1}", k) for k in range(d)] + ([(letter, 0)] if d == 1 else [])
+            for letter, d in zip(self.letters, self.dims, strict=True)
+        ]
 
     @classmethod
     def _derived(cls, tree: ast.expr, like: Expression) -> Expression:
@@ -636,17 +658,17 @@ class Expression:
     @_deep
     def __call__(self, *points: np.ndarray) -> np.ndarray:
         env: dict[str, np.ndarray] = {}
-        shape: tuple[int, ...] = ()
-        for letter, d, p in zip(self.letters, self.dims, points, strict=True):
+        shapes = []
+        for spellings, p in zip(self._spellings, points, strict=True):
             p = np.asarray(p, dtype=float)
-            shape = np.broadcast_shapes(shape, p.shape[:-1])
-            for k in range(d):
-                env[f"{letter}{k + 1}"] = p[..., k]
-            if d == 1:
-                env[letter] = p[..., 0]
+            shapes.append(p.shape[:-1])
+            for name, k in spellings:
+                env[name] = p[..., k]
         with np.errstate(all="ignore"):  # non-finite values are reported by the caller
-            value = _evaluate(self._tree, env)
-        return np.broadcast_to(np.asarray(value, dtype=float), shape).copy()
+            value = self._evaluate(env)
+        out = np.empty(shapes[0] if len(shapes) == 1 else np.broadcast_shapes(*shapes))
+        out[...] = value  # a new array even where the value is a coordinate or a number
+        return out
 
     def __repr__(self) -> str:
         return f"Expression({_shown(self.text)})"
@@ -1250,4 +1272,16 @@ def parse(
         return _import_callable(text)
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         text = repr(float(text))
+    if not isinstance(text, str):
+        return Expression(text, dim, letters)  # the one-line error of a non-string
+    return _parsed(text, dim if isinstance(dim, int) else tuple(dim), tuple(letters))
+
+
+@functools.lru_cache(maxsize=PARSED_EXPRESSIONS)
+def _parsed(text: str, dim: int | tuple[int, ...], letters: tuple[str, ...]) -> Expression:
+    """The expression of (text, dim, letters), parsed and checked once per process.
+
+    An :class:`Expression` does not change after it is built (its derivatives are cached in
+    it), so one object serves every binding of a problem; errors are raised, not cached.
+    """
     return Expression(text, dim, letters)
