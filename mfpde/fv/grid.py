@@ -8,7 +8,9 @@ flux discretisation.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -45,22 +47,26 @@ class Grid:
     """
 
     def __init__(self, domain: Domain, cells: int | tuple[int, ...]):
-        shape = tuple(np.broadcast_to(np.asarray(cells), (domain.dim,)).tolist())
+        if type(cells) is int:  # the common case, without numpy's broadcasting
+            shape = (cells,) * domain.dim
+        else:
+            shape = tuple(np.broadcast_to(np.asarray(cells), (domain.dim,)).tolist())
         if not all(isinstance(n, int) and n >= 3 for n in shape):
             raise InputError(f"grid: need at least 3 cells per axis, got {cells!r}")
         self.domain = domain
         self.shape: tuple[int, ...] = shape
         self.h = domain.lengths / np.asarray(shape)
-        axes = [lo + (np.arange(n) + 0.5) * h for lo, n, h in zip(domain.lower, shape, self.h)]
-        mesh = np.meshgrid(*axes, indexing="ij")
-        self.points = np.stack([m.ravel() for m in mesh], axis=-1)
-        self.weights = np.full(self.size, float(np.prod(self.h)))
-        self.faces = self._faces()
+        dim = len(shape)
+        points = np.empty((*shape, dim))
+        for k, (lo, n, h) in enumerate(zip(domain.lower, shape, self.h.tolist())):
+            points[..., k] = (lo + (np.arange(n) + 0.5) * h).reshape((n,) + (1,) * (dim - 1 - k))
+        self.points = points.reshape(-1, dim)
+        self.weights = np.full(self.size, math.prod(self.h.tolist()))
 
     @property
     def size(self) -> int:
         """Number of cells n."""
-        return int(np.prod(self.shape))
+        return math.prod(self.shape)
 
     @property
     def dim(self) -> int:
@@ -72,12 +78,14 @@ class Grid:
         """True when every axis is periodic, so convolutions may use the FFT."""
         return all(self.domain.periodic)
 
-    def _faces(self) -> Faces:
+    @cached_property
+    def faces(self) -> Faces:
+        """The interior faces, axis by axis (built on first use: spectral operators need none)."""
         index = np.arange(self.size).reshape(self.shape)
         left, right, inv_h2, axis = [], [], [], []
         for k in range(self.dim):
-            a = np.moveaxis(index, k, 0)
-            b = np.roll(a, -1, axis=0) if self.domain.periodic[k] else a[1:]
+            a = index.transpose(k, *(j for j in range(self.dim) if j != k))
+            b = np.concatenate([a[1:], a[:1]]) if self.domain.periodic[k] else a[1:]
             a = a if self.domain.periodic[k] else a[:-1]
             left.append(a.ravel())
             right.append(b.ravel())
