@@ -8,6 +8,7 @@ not later with a traceback from deep inside (README "Exit codes and the error mo
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,7 @@ def number(
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise InputError(f"{name} must be a number, got {_shown(value)}")
     value = float(value)
-    if not np.isfinite(value):
+    if not math.isfinite(value):
         raise InputError(f"{name} must be a finite number, got {value}")
     if positive and value <= 0:
         raise InputError(f"{name} must be > 0, got {value:g}")

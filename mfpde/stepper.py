@@ -11,6 +11,7 @@ value is a :class:`~mfpde.errors.NumericalError` too.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -82,9 +83,10 @@ def strang_step(system: System, rhos: Densities, tau: float) -> Densities:
 
 def _guard(t: float, rhos: Densities) -> None:
     for k, rho in enumerate(rhos):
-        if not np.all(np.isfinite(rho)):
+        low, high = rho.min(), rho.max()  # a nan or an infinity shows in one of the two
+        if not (math.isfinite(low) and math.isfinite(high)):
             raise NumericalError(f"density {k} became non-finite at t = {t:.6g}")
-        if rho.min() <= 0:
+        if low <= 0:
             raise NumericalError(f"density {k} became non-positive at t = {t:.6g}")
 
 
@@ -162,7 +164,7 @@ def integrate(
     for o in observers:
         o.step(t, rhos)
     save()
-    bar = tqdm(total=t_end, disable=not progress, delay=2.0, unit="t", leave=False)
+    bar = tqdm(total=t_end, delay=2.0, unit="t", leave=False) if progress else None
     while t < t_end * (1 - 1e-12):
         tau = min(tau, t_end - t)
         if tolerance is None:
@@ -179,12 +181,14 @@ def integrate(
                 continue
         _guard(t + tau, new)
         rhos, t, steps = new, t + tau, steps + 1
-        bar.update(tau)
+        if bar is not None:
+            bar.update(tau)
         for o in observers:
             o.step(t, rhos)
         if steps % save_every == 0 or t >= t_end * (1 - 1e-12):
             save()
         if tolerance is not None:
             tau *= factor
-    bar.close()
+    if bar is not None:
+        bar.close()
     return np.array(times), states, {k: np.array(v) for k, v in observed.items()}
