@@ -54,9 +54,9 @@ def as_function(f: str | float | Callable, dim: int, letters: Sequence[str] = ("
 def finite_values(name: str, values: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Return ``values`` as float array, raising :class:`InputError` where one is not finite."""
     values = np.asarray(values, dtype=float)
-    bad = ~np.isfinite(values)
-    if bad.any():
-        i = np.flatnonzero(bad.ravel())[0]
+    finite = np.isfinite(values)
+    if not finite.all():
+        i = np.flatnonzero(~finite.ravel())[0]
         where = np.round(points[i % len(points)], 6).tolist()
         raise InputError(f"{name} is not finite at x = {where}")
     return values

@@ -55,10 +55,12 @@ class Reference:
     def log_density(self, points: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """log π_i, normalised so that Σ_i w_i π_i = 1."""
         if isinstance(self.density, str) and self.density == "uniform":
-            values = np.ones(len(points))
-        else:
-            values = as_function(self.density, points.shape[1])(points)
-        values = finite_values("reference density", values, points)
+            # π ≡ 1: log_normalise(log 1) in closed form, 0 − log Σ_j w_j (the same float
+            # operations, bit for bit; a constant needs no check)
+            return np.full(len(points), 0.0 - np.log(weights @ np.ones(len(points))))
+        values = finite_values(
+            "reference density", as_function(self.density, points.shape[1])(points), points
+        )
         if np.any(values <= 0):
             raise InputError("reference density must be positive everywhere on the domain")
         return log_normalise(np.log(values), weights)
