@@ -664,10 +664,9 @@ class Expression:
             shapes.append(p.shape[:-1])
             for name, k in spellings:
                 env[name] = p[..., k]
-        with np.errstate(all="ignore"):  # non-finite values are reported by the caller
-            value = self._evaluate(env)
         out = np.empty(shapes[0] if len(shapes) == 1 else np.broadcast_shapes(*shapes))
-        out[...] = value  # a new array even where the value is a coordinate or a number
+        with np.errstate(all="ignore"):  # non-finite values are reported by the caller
+            out[...] = self._evaluate(env)  # a new array even for a coordinate or a number
         return out
 
     def __repr__(self) -> str:
