@@ -429,6 +429,21 @@ def _table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def _fixed_cost(results: dict) -> str:
+    """The 64-cell solve of the walled interval (mfpde: the finite volumes), each solver."""
+    rows = {
+        solver: [
+            r for r in per if "n=64" in r["config"].split() and _family(r["config"]) in ("", "fv")
+        ]
+        for solver, per in results.get("ou_interval", {}).items()
+    }
+    times = {s: min(r["seconds"] for r in v) for s, v in rows.items() if v}
+    if "mfpde" not in times:
+        return ""
+    parts = [f"{s} {t * 1e3:.3g} ms ({t / times['mfpde']:.3g})" for s, t in times.items()]
+    return "64-cell solve of ou_interval (ratio to mfpde): " + ", ".join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker", nargs=2, metavar=("SOLVER", "CASE"), help=argparse.SUPPRESS)
@@ -453,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     load_after = os.getloadavg()
     table = _table(results)
     print(table)
+    print(_fixed_cost(results))
     print(f"\nload average (1, 5, 15 min) before {load_before}, after {load_after}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"results": results, "load": [load_before, load_after]}))
