@@ -248,6 +248,9 @@ class SpectralFlowOperator(FlowOperator):
         #: Periodic on every axis: the Gibbs-weighted form (module docstring).
         self.gibbs_weighted = grid.periodic
 
+    #: A spectral generator is dense, never the tridiagonal Scharfetter-Gummel one.
+    tridiagonal = False
+
     def separable(self, phi: np.ndarray) -> SeparableExponential | None:
         """The separable path in every dimension (in 1-D the axis is the whole grid).
 
