@@ -235,7 +235,7 @@ def pypde_runs(case: Case):
     drift = [_names(g, names) for g in case.gradient]
     if case.kappa:
         drift = [f"({drift[0]} + {case.kappa}*(x - integral(c*x)))"]
-    rhs = "laplace(c)" + "".join(f" + d_d{v}(c*{g})" for v, g in zip(names, drift) if g != "0")
+    rhs = "laplace(c)" + "".join(f" + d_d{v}(c*({g}))" for v, g in zip(names, drift) if g != "0")
     eq = pde.PDE({"c": rhs}, bc="auto_periodic_neumann")
     for n in CELLS[case.dim]:
         grid = pde.CartesianGrid([(case.lower, case.upper)] * case.dim, n, periodic=case.periodic)
